@@ -1,0 +1,58 @@
+"""MAE's transformer decoder over the full unit grid."""
+import torch
+from mmpretrain.models.backbones.vision_transformer import TransformerEncoderLayer
+from mmengine.model import BaseModule
+from torch import nn
+
+from mmmim.registry import MODELS
+from ..structures import EncoderOutput, MaskSet
+from ..utils import init_linear_and_norm, scatter_rows, sincos_pos_embed
+
+
+@MODELS.register_module()
+class MAEDecoder(BaseModule):
+    """Visible tokens + mask tokens -> per-unit pixel predictions.
+
+    ``[B, extra + K, C_enc]`` -> Linear to ``dims`` -> mask tokens fill the masked
+    units (row-major, so each visible token lands on its own unit) -> fixed 2D
+    sin-cos positions over the unit grid -> ``depth`` blocks -> LayerNorm ->
+    Linear to ``unit_size**2 * out_channels`` per unit.
+
+    Args:
+        in_dims: encoder width.
+        dims, depth, num_heads, mlp_ratio: decoder transformer.
+        unit_size: side in pixels of the unit each output token predicts.
+        out_channels: channels predicted per pixel.
+        predictor_dims: output features per unit; default ``unit_size**2 * out_channels``.
+    """
+
+    def __init__(self, in_dims: int = 768, dims: int = 512, depth: int = 8,
+                 num_heads: int = 16, mlp_ratio: float = 4., unit_size: int = 16,
+                 out_channels: int = 3, predictor_dims: int = None, init_cfg=None) -> None:
+        super().__init__(init_cfg)
+        self.embed = nn.Linear(in_dims, dims)
+        self.mask_token = nn.Parameter(torch.zeros(1, 1, dims))
+        self.blocks = nn.ModuleList([
+            TransformerEncoderLayer(dims, num_heads, int(mlp_ratio * dims), qkv_bias=True,
+                                    norm_cfg=dict(type='LN', eps=1e-6))
+            for _ in range(depth)])
+        self.norm = nn.LayerNorm(dims, eps=1e-6)
+        self.predictor = nn.Linear(dims, predictor_dims or unit_size**2 * out_channels)
+
+    def init_weights(self) -> None:
+        super().init_weights()
+        init_linear_and_norm(self)
+        nn.init.normal_(self.mask_token, std=.02)
+
+    def forward(self, latent: EncoderOutput, masks: MaskSet) -> torch.Tensor:
+        """-> predictions ``[B, L, predictor_dims]`` for every unit of the grid."""
+        x = self.embed(latent.tokens)                              # [B, extra + K, D]
+        extra, visible = x[:, :latent.num_extra_tokens], x[:, latent.num_extra_tokens:]
+        b, num_units = masks.mask.shape
+        full = self.mask_token.to(x.dtype).expand(b, num_units, -1)
+        full = scatter_rows(full, visible, masks.visible)         # [B, L, D]
+        full = full + sincos_pos_embed(masks.grid, x.shape[-1]).to(x)
+        x = torch.cat([extra, full], dim=1)
+        for block in self.blocks:
+            x = block(x)
+        return self.predictor(self.norm(x))[:, latent.num_extra_tokens:]

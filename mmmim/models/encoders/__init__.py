@@ -1,0 +1,3 @@
+from .vit import MaskedViT
+
+__all__ = ['MaskedViT']

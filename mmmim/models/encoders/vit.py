@@ -1,0 +1,114 @@
+"""ViT encoder for masked pretraining, with mmpretrain's VisionTransformer keys."""
+from typing import Optional, Sequence
+
+import torch
+from mmpretrain.models.backbones import VisionTransformer
+from mmpretrain.models.utils import resize_pos_embed
+from torch import nn
+
+from mmmim.registry import MODELS
+from ..structures import EncoderOutput, MaskSet
+from ..utils import gather_rows, init_linear_and_norm, resample_mask, sincos_pos_embed
+
+
+@MODELS.register_module()
+class MaskedViT(VisionTransformer):
+    """mmpretrain's VisionTransformer that also encodes only the visible units.
+
+    The parameters (and so checkpoint keys) are exactly mmpretrain's
+    ``VisionTransformer`` ones, plus ``secondary_token`` when secondary masking is on,
+    so ``backbone.*`` keys load into mmpretrain classifiers, mmseg and (converted) timm.
+
+    ``forward(x)`` without masks is the plain backbone (features for evaluation);
+    ``forward(x, masks)`` runs on the visible units of ``masks`` (MAE): the encoder
+    sees ``[B, 1 + K, C]`` tokens where K = visible units per sample.
+
+    Args:
+        arch: mmpretrain arch name ('s', 'b', 'l', ...) or dict.
+        img_size: input size the position embedding is built for.
+        patch_size: patch side in pixels.
+        secondary_token: add a learnable token that replaces the content of
+            secondarily masked units (UM-MAE).
+        fixed_pos_embed: use a frozen 2D sin-cos position embedding (MAE).
+        taps: 0-based block indices whose outputs are returned by name
+            (``'block{i}'``) for multi-level decoders.
+        **kwargs: the rest of ``VisionTransformer``'s arguments.
+    """
+
+    def __init__(self, arch='b', img_size=224, patch_size=16,
+                 secondary_token: bool = False, fixed_pos_embed: bool = True,
+                 taps: Sequence[int] = (), **kwargs) -> None:
+        kwargs.setdefault('out_type', 'raw')
+        kwargs.setdefault('final_norm', True)
+        super().__init__(arch=arch, img_size=img_size, patch_size=patch_size, **kwargs)
+        self.patch_size = patch_size
+        self.fixed_pos_embed = fixed_pos_embed
+        self.pos_embed.requires_grad = not fixed_pos_embed
+        self.taps = tuple(i % self.num_layers for i in taps)
+        self.secondary_token = (nn.Parameter(torch.zeros(1, 1, self.embed_dims))
+                                if secondary_token else None)
+
+    @property
+    def out_dims(self) -> int:
+        """Width of the tokens the encoder hands to a decoder."""
+        return self.embed_dims
+
+    def init_weights(self) -> None:
+        super().init_weights()
+        if isinstance(self.init_cfg, dict) and self.init_cfg.get('type') == 'Pretrained':
+            return
+        init_linear_and_norm(self)
+        if self.fixed_pos_embed:
+            grid_pos = sincos_pos_embed(self.patch_resolution, self.embed_dims)
+            self.pos_embed.data[:, self.num_extra_tokens:] = grid_pos
+            self.pos_embed.data[:, :self.num_extra_tokens] = 0
+        w = self.patch_embed.projection.weight.data
+        nn.init.xavier_uniform_(w.view(w.shape[0], -1))
+        if self.cls_token is not None:
+            nn.init.normal_(self.cls_token, std=.02)
+        if self.secondary_token is not None:
+            nn.init.normal_(self.secondary_token, std=.02)
+
+    def forward(self, x: torch.Tensor, masks: Optional[MaskSet] = None):
+        """x ``[B, 3, H, W]``. Without masks: mmpretrain's backbone output tuple.
+        With masks: :class:`EncoderOutput` over the visible units."""
+        if masks is None:
+            return super().forward(x)
+        return self.forward_visible(x, masks)
+
+    def _positions(self, hw) -> torch.Tensor:
+        """Position embedding ``[1, extra + h*w, C]`` for a patch grid ``hw``."""
+        return resize_pos_embed(self.pos_embed, self.patch_resolution, hw,
+                                mode=self.interpolate_mode,
+                                num_extra_tokens=self.num_extra_tokens)
+
+    def embed_visible(self, x: torch.Tensor, masks: MaskSet):
+        """Patch-embed, add positions, keep visible patches -> ``[B, K, C]``."""
+        patches, hw = self.patch_embed(x)                       # [B, L, C]
+        pos = self._positions(hw)
+        visible = resample_mask(masks.visible, masks.grid, hw)  # [B, L] bool
+        if masks.secondary is not None:
+            if self.secondary_token is None:
+                raise ValueError('masks carry a secondary mask but the encoder was '
+                                 'built with secondary_token=False')
+            secondary = resample_mask(masks.secondary, masks.grid, hw)[..., None]
+            patches = torch.where(secondary, self.secondary_token.to(patches.dtype), patches)
+        tokens = gather_rows(patches + pos[:, self.num_extra_tokens:], visible)
+        return tokens, pos[:, :self.num_extra_tokens], hw
+
+    def forward_visible(self, x: torch.Tensor, masks: MaskSet) -> EncoderOutput:
+        """Encode the visible units: tokens ``[B, extra + K, C]`` plus named taps."""
+        tokens, extra_pos, hw = self.embed_visible(x, masks)
+        if self.cls_token is not None:
+            cls = (self.cls_token + extra_pos).expand(tokens.shape[0], -1, -1)
+            tokens = torch.cat([cls, tokens], dim=1)
+        tokens = self.pre_norm(self.drop_after_pos(tokens))
+        taps = {}
+        for i, layer in enumerate(self.layers):
+            tokens = layer(tokens)
+            if i in self.taps:
+                taps[f'block{i}'] = tokens
+        if self.final_norm:
+            tokens = self.ln1(tokens)
+        return EncoderOutput(tokens=tokens, hw=hw, num_extra_tokens=self.num_extra_tokens,
+                             taps=taps, tap_hw={k: hw for k in taps})

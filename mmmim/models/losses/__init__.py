@@ -1,0 +1,3 @@
+from .reconstruction import MaskedReconstructionLoss
+
+__all__ = ['MaskedReconstructionLoss']

@@ -1,0 +1,3 @@
+from .random_masker import RandomMasker, grid_of, random_mask
+
+__all__ = ['RandomMasker', 'grid_of', 'random_mask']

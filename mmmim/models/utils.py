@@ -1,0 +1,98 @@
+"""Small tensor helpers shared by encoders, decoders and targets."""
+from functools import lru_cache
+from typing import Tuple
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = ['sincos_pos_embed', 'init_linear_and_norm', 'resample_mask',
+           'gather_rows', 'scatter_rows', 'patchify', 'unpatchify']
+
+
+@lru_cache(maxsize=64)
+def sincos_pos_embed(grid: Tuple[int, int], dims: int,
+                     temperature: float = 10000.) -> torch.Tensor:
+    """Fixed 2D sin-cos position embedding ``[1, grid_h * grid_w, dims]``.
+
+    Cached per (grid, dims): callers must not modify the result in place.
+    Row-major: entry ``r * grid_w + c`` encodes row ``r``, column ``c``; the first
+    half of the channels encodes the column, the second half the row (MAE's layout).
+    """
+    if dims % 4:
+        raise ValueError(f'sin-cos embedding needs dims divisible by 4, got {dims}')
+    rows, cols = torch.meshgrid(torch.arange(grid[0], dtype=torch.float32),
+                                torch.arange(grid[1], dtype=torch.float32), indexing='ij')
+    omega = 1.0 / temperature**(torch.arange(dims // 4, dtype=torch.float32) / (dims // 4))
+
+    def encode(coord: torch.Tensor) -> torch.Tensor:  # [L] -> [L, dims/2]
+        angles = coord.flatten()[:, None] * omega[None]
+        return torch.cat([angles.sin(), angles.cos()], dim=1)
+
+    return torch.cat([encode(cols), encode(rows)], dim=1)[None]
+
+
+def init_linear_and_norm(module: nn.Module) -> None:
+    """MAE-style init: xavier-uniform Linear weights, zero biases, unit norms."""
+    for m in module.modules():
+        if isinstance(m, nn.Linear):
+            nn.init.xavier_uniform_(m.weight)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, (nn.LayerNorm, nn.GroupNorm, nn.BatchNorm2d)):
+            if m.weight is not None:
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
+
+
+def resample_mask(mask: torch.Tensor, grid: Tuple[int, int],
+                  out_grid: Tuple[int, int]) -> torch.Tensor:
+    """Resample a ``[B, gh*gw]`` mask to ``[B, oh*ow]`` on another grid.
+
+    Finer grids repeat each unit (nearest); coarser grids average the units that
+    fall in each cell, so a bool mask becomes fractional weights in [0, 1]. Bool
+    input on a finer (or equal) grid stays bool.
+    """
+    (gh, gw), (oh, ow) = grid, out_grid
+    if (gh, gw) == (oh, ow):
+        return mask
+    m = mask.view(-1, 1, gh, gw)
+    if oh % gh == 0 and ow % gw == 0:
+        out = m.repeat_interleave(oh // gh, 2).repeat_interleave(ow // gw, 3)
+    elif gh % oh == 0 and gw % ow == 0:
+        out = F.avg_pool2d(m.float(), (gh // oh, gw // ow))
+    else:
+        raise ValueError(f'cannot resample a {gh}x{gw} mask to {oh}x{ow}: '
+                         'grids must divide each other')
+    return out.flatten(1)
+
+
+def gather_rows(tokens: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+    """tokens ``[B, L, C]``, keep bool ``[B, L]`` with the same count K per row
+    -> ``[B, K, C]`` in ascending position order."""
+    return tokens[keep].view(tokens.shape[0], -1, tokens.shape[-1])
+
+
+def scatter_rows(fill: torch.Tensor, rows: torch.Tensor, where: torch.Tensor) -> torch.Tensor:
+    """Inverse of :func:`gather_rows`: put ``rows [B, K, C]`` at the True places of
+    ``where [B, L]`` in a copy of ``fill [B, L, C]``."""
+    out = fill.clone()
+    out[where] = rows.reshape(-1, rows.shape[-1]).to(out.dtype)
+    return out
+
+
+def patchify(images: torch.Tensor, patch: int) -> torch.Tensor:
+    """images ``[B, C, H, W]`` -> ``[B, (H/p)*(W/p), p*p*C]`` (row-major patches,
+    each flattened as (p, p, C), the MAE layout)."""
+    b, c, h, w = images.shape
+    x = images.reshape(b, c, h // patch, patch, w // patch, patch)
+    return x.permute(0, 2, 4, 3, 5, 1).reshape(b, (h // patch) * (w // patch), patch * patch * c)
+
+
+def unpatchify(patches: torch.Tensor, patch: int, grid: Tuple[int, int],
+               channels: int = 3) -> torch.Tensor:
+    """Inverse of :func:`patchify`: ``[B, gh*gw, p*p*C]`` -> ``[B, C, gh*p, gw*p]``."""
+    b = patches.shape[0]
+    gh, gw = grid
+    x = patches.reshape(b, gh, gw, patch, patch, channels)
+    return x.permute(0, 5, 1, 3, 2, 4).reshape(b, channels, gh * patch, gw * patch)

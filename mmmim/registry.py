@@ -1,0 +1,40 @@
+"""mmmim registries: children of mmpretrain's (and so of mmengine's) registries.
+
+With ``default_scope='mmmim'`` a config finds every mmmim module without manual
+imports (each registry names the package ``locations`` holding its modules), every
+mmpretrain / mmengine module by plain name (parent lookup), and mmdet / mmseg modules
+by scope prefix (``type='mmdet.MaskRCNN'``).
+"""
+from mmengine.registry import Registry
+from mmpretrain import registry as mmpretrain_registry
+
+
+def _child(name: str, parent: Registry, *locations: str) -> Registry:
+    return Registry(name, parent=parent, scope='mmmim', locations=list(locations))
+
+
+_pre = mmpretrain_registry
+RUNNERS = _child('runner', _pre.RUNNERS, 'mmmim.engine')
+RUNNER_CONSTRUCTORS = _child('runner constructor', _pre.RUNNER_CONSTRUCTORS, 'mmmim.engine')
+LOOPS = _child('loop', _pre.LOOPS, 'mmmim.engine')
+HOOKS = _child('hook', _pre.HOOKS, 'mmmim.engine')
+LOG_PROCESSORS = _child('log processor', _pre.LOG_PROCESSORS, 'mmmim.engine')
+OPTIMIZERS = _child('optimizer', _pre.OPTIMIZERS, 'mmmim.engine')
+OPTIM_WRAPPERS = _child('optim wrapper', _pre.OPTIM_WRAPPERS, 'mmmim.engine')
+OPTIM_WRAPPER_CONSTRUCTORS = _child('optimizer wrapper constructor',
+                                    _pre.OPTIM_WRAPPER_CONSTRUCTORS, 'mmmim.engine')
+PARAM_SCHEDULERS = _child('parameter scheduler', _pre.PARAM_SCHEDULERS, 'mmmim.engine')
+DATASETS = _child('dataset', _pre.DATASETS, 'mmmim.datasets')
+DATA_SAMPLERS = _child('data sampler', _pre.DATA_SAMPLERS, 'mmmim.datasets')
+TRANSFORMS = _child('transform', _pre.TRANSFORMS, 'mmmim.datasets')
+MODELS = _child('model', _pre.MODELS, 'mmmim.models')
+MODEL_WRAPPERS = _child('model_wrapper', _pre.MODEL_WRAPPERS, 'mmmim.models')
+WEIGHT_INITIALIZERS = _child('weight initializer', _pre.WEIGHT_INITIALIZERS, 'mmmim.converters')
+METRICS = _child('metric', _pre.METRICS, 'mmmim.engine')
+EVALUATORS = _child('evaluator', _pre.EVALUATORS, 'mmmim.engine')
+VISUALIZERS = _child('visualizer', _pre.VISUALIZERS, 'mmmim.visualization')
+VISBACKENDS = _child('vis_backend', _pre.VISBACKENDS, 'mmmim.visualization')
+
+# Checkpoint converters: pure functions ``state_dict -> (state_dict, LoadReport)``,
+# one per (source backbone family, target library).
+CONVERTERS = Registry('converter', scope='mmmim', locations=['mmmim.converters'])
