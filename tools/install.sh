@@ -75,7 +75,7 @@ fi
 pip_install -r "$ROOT/requirements/build.txt"
 "$PY" -c 'import torch; print("[mmmim install] torch", torch.__version__, "cuda", torch.version.cuda)' >&2
 
-# 3. mmcv with compiled ops, from the wheel cache or built once
+# 2. mmcv with compiled ops, from the wheel cache or built once
 mmcv_ok() {
   "$PY" -c "import mmcv, mmcv.ops; from mmcv.ops import nms; assert mmcv.__version__ == '$MMCV_VERSION'" >/dev/null 2>&1
 }
@@ -88,6 +88,8 @@ want_cuda_ops() {
 build_mmcv_wheel() {  # $1: destination folder
   local work src torch_inc
   work=$(mktemp -d)
+  # mmcv's setup.py needs a setuptools with the old pkg_resources API (< 70)
+  pip_install -r "$ROOT/requirements/build.txt"
   log "building mmcv $MMCV_VERSION with ops (about 11 minutes on 2 cores; once per torch version)"
   "$PY" -m pip download -q --no-deps --no-binary :all: "mmcv==$MMCV_VERSION" -d "$work" >&2
   tar -xzf "$work"/mmcv-*.tar.gz -C "$work"
@@ -120,13 +122,12 @@ EOF
     log "using cached mmcv wheel $WHEELS"
   fi
   pip_install --no-deps --force-reinstall "$WHEELS"/mmcv-*.whl
-  # mmcv's own dependencies (light): pip resolves them without touching mmcv
-  pip_install addict packaging Pillow pyyaml yapf opencv-python
-  mmcv_ok || { log "mmcv $MMCV_VERSION ops do not import after install"; exit 1; }
 fi
 
-# 4. the OpenMMLab stack, tools for the tests, and mmmim itself (editable)
+# 3. the OpenMMLab stack (mmcv's own dependencies come with it), tools for the
+# tests, and mmmim itself (editable)
 pip_install -r "$ROOT/requirements/runtime.txt"
+mmcv_ok || { log "mmcv $MMCV_VERSION with ops does not import after install"; exit 1; }
 [ "$WITH_TESTS" = 1 ] && pip_install -r "$ROOT/requirements/tests.txt"
 pip_install --no-deps --no-build-isolation -e "$ROOT"
 

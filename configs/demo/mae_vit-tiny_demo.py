@@ -10,8 +10,9 @@ _base_ = [
 
 image_size = 96
 model = dict(
-    encoder=dict(arch=dict(embed_dims=192, num_layers=4, num_heads=3,
-                           feedforward_channels=768), img_size=image_size),
+    encoder=dict(arch=dict(_delete_=True, embed_dims=192, num_layers=4, num_heads=3,
+                           feedforward_channels=768),
+                 img_size=image_size),
     decoder=dict(dims=128, depth=2, num_heads=4))
 
 train_pipeline = [

@@ -1,0 +1,22 @@
+# Quick start (README): `make demo` and `make test`. Each installs what is missing
+# (tools/install.sh: project venv, torch, mmcv with ops, the OpenMMLab stack) first.
+DEMO_CONFIG ?= configs/demo/mae_vit-tiny_demo.py
+DEMO_WORK_DIR ?= work_dirs/demo
+PYTEST_ARGS ?= -q
+
+.PHONY: install demo test lint
+
+install:
+	bash tools/install.sh --tests
+
+demo:
+	PY=$$(bash tools/install.sh) && \
+	$$PY tools/dataset_converters/prepare_demo_images.py data/demo && \
+	$$PY tools/train.py $(DEMO_CONFIG) --work-dir $(DEMO_WORK_DIR)
+
+test:
+	PY=$$(bash tools/install.sh --tests) && \
+	$$PY -m pytest tests $(PYTEST_ARGS)
+
+lint:
+	PY=$$(bash tools/install.sh --tests) && $$PY -m ruff check mmmim tools tests
