@@ -1,0 +1,174 @@
+"""``LoadImageSafely``: load any common image file as mmcv's ``LoadImageFromFile`` would
+(``results['img']`` uint8 ``[H, W, 3]`` in BGR order, ``img_shape``, ``ori_shape``), so
+the rest of mmpretrain's pipeline and ``bgr_to_rgb=True`` preprocessing work unchanged.
+
+What happens to a file that cannot be used (``on_error``):
+
+- ``'skip'`` (default): the transform returns ``None``. mmengine's ``BaseDataset`` then
+  fetches another index; :class:`~mmmim.datasets.ImageFolder` does the same and, if
+  ``max_refetch`` broken files come in a row, raises naming them. Every skip is logged
+  as a warning naming the file, the reason and the running count of skips in this
+  process (and data loader worker), and recorded in :data:`SKIPPED_IMAGES`.
+- ``'raise'``: raises :class:`ImageLoadError` naming the file and the reason.
+
+Per-file problems follow ``on_error``: missing or unreadable file, empty file,
+unidentifiable or corrupt bytes, truncated data, zero-size or oversized images,
+samples without a defined 8-bit scaling. Anything else (a missing ``img_path`` key,
+bad arguments, out of memory) is a problem of the run, not of one file, and raises.
+"""
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from typing import Optional, Sequence, Tuple
+
+import mmengine.fileio as fileio
+import numpy as np
+import torch.utils.data
+from mmcv.transforms import BaseTransform
+from mmengine.logging import print_log
+
+from mmmim.registry import TRANSFORMS
+
+from .decode import DEFAULT_MAX_PIXELS, ImageDecodeError, decode_rgb
+
+ON_ERROR_CHOICES = ('skip', 'raise')
+
+
+class ImageLoadError(RuntimeError):
+    """An image file could not be used; the message names the file and the reason."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f'cannot load image {path}: {reason}')
+        self.path = path
+        self.reason = reason
+
+
+class SkippedImages:
+    """Record of the images skipped in this process: a running count, the distinct
+    files and the most recent reasons (bounded, for error messages)."""
+
+    def __init__(self, keep: int = 1000) -> None:
+        self.count = 0
+        self.last: Optional[Tuple[str, str]] = None
+        self._reasons: 'OrderedDict[str, str]' = OrderedDict()
+        self._files: set = set()
+        self._keep = keep
+
+    def record(self, path: str, reason: str) -> int:
+        """Count one skip of ``path``; returns the running count."""
+        self.count += 1
+        self.last = (path, reason)
+        self._files.add(path)
+        self._reasons.pop(path, None)
+        self._reasons[path] = reason
+        if len(self._reasons) > self._keep:
+            self._reasons.popitem(last=False)
+        return self.count
+
+    @property
+    def num_files(self) -> int:
+        """Number of distinct files skipped so far."""
+        return len(self._files)
+
+    def reason(self, path: str) -> Optional[str]:
+        """Why ``path`` was last skipped, if it was (among the recent ones)."""
+        return self._reasons.get(path)
+
+
+#: Skips in this process (each data loader worker has its own).
+SKIPPED_IMAGES = SkippedImages()
+
+
+def _where() -> str:
+    """'this process' or the data loader worker we run in."""
+    info = torch.utils.data.get_worker_info()
+    return 'this process' if info is None else f'data loader worker {info.id}'
+
+
+@TRANSFORMS.register_module()
+class LoadImageSafely(BaseTransform):
+    """Load an image file of any common format as a BGR uint8 ``[H, W, 3]`` array.
+
+    Required keys: ``img_path``. Added keys: ``img``, ``img_shape``, ``ori_shape``.
+    Conversions (grayscale, alpha, palette, CMYK, 16-bit, EXIF orientation) are
+    described in :mod:`mmmim.datasets.decode`.
+
+    Args:
+        on_error: ``'skip'`` returns ``None`` and logs a warning for an unusable file;
+            ``'raise'`` raises :class:`ImageLoadError`.
+        alpha_background: RGB colour transparent pixels are composited on; ``None``
+            drops alpha.
+        max_pixels: refuse images with more pixels (checked before decoding).
+        exif_orientation: apply the EXIF orientation tag.
+        to_float32: return float32 instead of uint8 (as mmcv's loader).
+        backend_args: mmengine file backend arguments (as mmcv's loader).
+    """
+
+    def __init__(self,
+                 on_error: str = 'skip',
+                 alpha_background: Optional[Sequence[int]] = (255, 255, 255),
+                 max_pixels: Optional[int] = DEFAULT_MAX_PIXELS,
+                 exif_orientation: bool = True,
+                 to_float32: bool = False,
+                 backend_args: Optional[dict] = None) -> None:
+        if on_error not in ON_ERROR_CHOICES:
+            raise ValueError(f'LoadImageSafely: on_error={on_error!r}, '
+                             f'expected one of {ON_ERROR_CHOICES}')
+        if alpha_background is not None and len(alpha_background) != 3:
+            raise ValueError('LoadImageSafely: alpha_background must be 3 values (RGB) '
+                             f'or None, got {alpha_background!r}')
+        self.on_error = on_error
+        self.alpha_background = alpha_background
+        self.max_pixels = max_pixels
+        self.exif_orientation = exif_orientation
+        self.to_float32 = to_float32
+        self.backend_args = backend_args
+
+    def transform(self, results: dict) -> Optional[dict]:
+        """Load ``results['img_path']``; ``None`` if it is unusable and skipping."""
+        path = str(results['img_path'])
+        try:
+            img = self.load(path)
+        except ImageLoadError as err:
+            if self.on_error == 'raise':
+                raise
+            self._report_skip(err)
+            return None
+        results['img'] = img.astype(np.float32) if self.to_float32 else img
+        results['img_shape'] = img.shape[:2]
+        results['ori_shape'] = img.shape[:2]
+        return results
+
+    def load(self, path: str) -> np.ndarray:
+        """Read and decode ``path`` into BGR uint8 ``[H, W, 3]``.
+
+        Raises:
+            ImageLoadError: the file is missing, unreadable or not a usable image.
+        """
+        try:
+            data = fileio.get(path, backend_args=self.backend_args)
+        except OSError as exc:  # missing, permission, directory, network
+            raise ImageLoadError(path, f'cannot read file ({type(exc).__name__}: '
+                                       f'{exc.strerror or exc})') from exc
+        try:
+            rgb = decode_rgb(data, self.alpha_background, self.max_pixels,
+                             self.exif_orientation)
+        except ImageDecodeError as exc:
+            raise ImageLoadError(path, str(exc)) from exc
+        return np.ascontiguousarray(rgb[:, :, ::-1])  # RGB -> BGR, as cv2 loads
+
+    @staticmethod
+    def _report_skip(err: ImageLoadError) -> None:
+        """Record the skip and log a warning naming the file, reason and count."""
+        count = SKIPPED_IMAGES.record(err.path, err.reason)
+        print_log(f'LoadImageSafely: skipped {err.path}: {err.reason} '
+                  f'({count} skipped so far in {_where()}, '
+                  f'{SKIPPED_IMAGES.num_files} distinct files)',
+                  logger='current', level=logging.WARNING)
+
+    def __repr__(self) -> str:
+        return (f'{self.__class__.__name__}(on_error={self.on_error!r}, '
+                f'alpha_background={self.alpha_background!r}, '
+                f'max_pixels={self.max_pixels}, exif_orientation={self.exif_orientation}, '
+                f'to_float32={self.to_float32}, backend_args={self.backend_args})')

@@ -1,0 +1,61 @@
+"""Shared fixtures: the demo photographs on disk, and capture of mmengine's log."""
+import logging
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+
+@pytest.fixture(scope='session')
+def demo_images_dir(tmp_path_factory) -> Path:
+    """scikit-image's photographs written flat, once per session, by the same function
+    as tools/dataset_converters/prepare_demo_images.py (about half a second)."""
+    from mmmim.datasets.demo import write_demo_images
+    out = tmp_path_factory.mktemp('demo_images')
+    write_demo_images(out)
+    return out
+
+
+class CapturedLog:
+    """Messages logged while the test runs, also from forked data loader workers: the
+    handler appends each message to a file (O_APPEND), which workers inherit."""
+
+    SEPARATOR = '\x1e'  # ASCII record separator: messages may span lines
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.touch()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.path.read_text().split(self.SEPARATOR)[:-1])
+
+    def __repr__(self) -> str:
+        return repr(list(self))
+
+
+class _AppendHandler(logging.Handler):
+    """Appends every message to a CapturedLog's file."""
+
+    def __init__(self, log: CapturedLog) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.log = log
+
+    def emit(self, record: logging.LogRecord) -> None:
+        with open(self.log.path, 'a') as f:
+            f.write(record.getMessage() + CapturedLog.SEPARATOR)
+
+
+@pytest.fixture
+def mmengine_log(tmp_path) -> Iterator[CapturedLog]:
+    """Messages logged through mmengine's current logger (``print_log(logger='current')``)
+    during the test, including forked data loader workers. mmengine loggers may not
+    propagate, so caplog would miss them."""
+    from mmengine.logging import MMLogger
+    logger = MMLogger.get_current_instance()
+    log = CapturedLog(tmp_path / 'mmengine_log.txt')
+    handler = _AppendHandler(log)
+    logger.addHandler(handler)
+    try:
+        yield log
+    finally:
+        logger.removeHandler(handler)
