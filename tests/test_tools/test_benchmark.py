@@ -1,0 +1,143 @@
+"""tools/analysis_tools/benchmark_pretrain.py on tiny configs derived from the demo
+config: one record per config, sane figures, ratios against the first config, and a
+config that fails to build reported by name while the others still run."""
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.optim import AmpOptimWrapper, OptimWrapper
+
+from mmmim.utils.benchmark import benchmark_config, photo_batch, precision_counterpart
+from mmmim.utils.config import input_size
+
+ROOT = Path(__file__).parents[2]
+CLI = ROOT / 'tools' / 'analysis_tools' / 'benchmark_pretrain.py'
+DEMO = ROOT / 'configs' / 'demo' / 'mae_vit-tiny_demo.py'
+
+TINY = """_base_ = '{demo}'
+model = dict(
+    encoder=dict(arch=dict(embed_dims={dims}, num_layers=2, num_heads=2,
+                           feedforward_channels={ffn}), img_size=32),
+    decoder=dict(dims=32, depth=1, num_heads=2))
+"""
+UNKNOWN_TYPE = """_base_ = './tiny_small.py'
+model = dict(type='NoSuchModel')
+"""
+
+
+def write_configs(root: Path) -> dict:
+    texts = dict(tiny_small=TINY.format(demo=DEMO, dims=32, ffn=64),
+                 unknown_type=UNKNOWN_TYPE,
+                 tiny_wide=TINY.format(demo=DEMO, dims=64, ffn=128))
+    paths = {}
+    for name, text in texts.items():
+        paths[name] = root / f'{name}.py'
+        paths[name].write_text(text)
+    return paths
+
+
+@pytest.fixture(scope='module')
+def cli_run(tmp_path_factory):
+    """One CLI run over [tiny_small, unknown_type, tiny_wide]."""
+    root = tmp_path_factory.mktemp('benchmark')
+    paths = write_configs(root)
+    out = root / 'results.json'
+    command = [sys.executable, str(CLI), str(paths['tiny_small']), str(paths['unknown_type']),
+               str(paths['tiny_wide']), '--batch-size', '2', '--iters', '1', '--warmup', '1',
+               '--image-size', '32', '--device', 'cpu', '--json', str(out)]
+    proc = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert out.exists(), proc.stderr[-3000:]
+    return proc, json.loads(out.read_text()), paths
+
+
+def test_benchmark__one_record_per_config_in_given_order(cli_run):
+    _, records, paths = cli_run
+    assert [r['config'] for r in records] == [
+        str(paths['tiny_small']), str(paths['unknown_type']), str(paths['tiny_wide'])]
+
+
+def test_benchmark__figures_positive_and_finite(cli_run):
+    _, records, _ = cli_run
+    for record in (records[0], records[2]):
+        assert record['error'] is None, record
+        for key in ('images_per_s', 'sec_per_iter', 'peak_mem_mb', 'params',
+                    'params_trainable', 'loss'):
+            assert math.isfinite(record[key]) and record[key] > 0, (key, record)
+        assert record['params_trainable'] <= record['params']
+        assert record['image_size'] == [32, 32]
+        assert (record['batch_size'], record['iters'], record['device'],
+                record['dtype']) == (2, 1, 'cpu', 'float32')
+        assert record['torch_version'] == torch.__version__
+    assert records[2]['params'] > records[0]['params']  # the wider model is the larger
+
+
+def test_benchmark__first_config_is_the_ratio_reference(cli_run):
+    _, records, _ = cli_run
+    first, wide = records[0], records[2]
+    assert first['images_per_s_ratio'] == 1.0 and first['peak_mem_ratio'] == 1.0
+    assert wide['images_per_s_ratio'] == pytest.approx(
+        wide['images_per_s'] / first['images_per_s'])
+    assert wide['peak_mem_ratio'] == pytest.approx(wide['peak_mem_mb'] / first['peak_mem_mb'])
+
+
+def test_benchmark__unknown_model_type_named_with_its_config_others_still_run(cli_run):
+    proc, records, paths = cli_run
+    failed = records[1]
+    assert 'NoSuchModel' in failed['error'] and 'build model' in failed['error']
+    assert failed['images_per_s'] is None
+    assert f"FAILED {paths['unknown_type']}: build model" in proc.stdout
+    assert all(str(paths[name]) in proc.stdout for name in ('tiny_small', 'tiny_wide'))
+    assert proc.returncode == 1
+
+
+def test_benchmark_config__amp_on_cpu_runs_in_bf16(tmp_path):
+    paths = write_configs(tmp_path)
+    record = benchmark_config(str(paths['tiny_small']), batch_size=2, iters=1, warmup=0,
+                              amp=True, image_size=32, device='cpu')
+    assert record['dtype'] == 'bfloat16' and math.isfinite(record['loss'])
+
+
+def test_input_size__train_pipeline_crop_unless_overridden():
+    cfg = Config.fromfile(str(DEMO))
+    assert input_size(cfg) == (96, 96)
+    assert input_size(cfg, override=48) == (48, 48)
+
+
+def test_photo_batch__distinct_uint8_chw_photographs_at_size():
+    images = photo_batch(3, (32, 48))
+    assert all(i.dtype == torch.uint8 and i.shape == (3, 32, 48) for i in images)
+    assert not torch.equal(images[0], images[1])
+
+
+class GuardMixin:
+    pass
+
+
+class MixedGuarded(GuardMixin, OptimWrapper):
+    pass
+
+
+class MixedGuardedAmp(GuardMixin, AmpOptimWrapper):
+    pass
+
+
+class Guarded(OptimWrapper):
+    pass
+
+
+class InheritedGuardedAmp(AmpOptimWrapper, Guarded):
+    pass
+
+
+@pytest.mark.parametrize('cls, amp, expected', [
+    (AmpOptimWrapper, False, OptimWrapper), (OptimWrapper, True, AmpOptimWrapper),
+    (MixedGuardedAmp, False, MixedGuarded), (MixedGuarded, True, MixedGuardedAmp),
+    (InheritedGuardedAmp, False, Guarded), (MixedGuarded, False, MixedGuarded)])
+def test_precision_counterpart__keeps_what_the_wrapper_adds(cls, amp, expected):
+    candidates = [MixedGuarded, MixedGuardedAmp, Guarded, InheritedGuardedAmp]
+    assert precision_counterpart(cls, amp, candidates) is expected

@@ -1,0 +1,16 @@
+"""Training throughput and peak memory of pretraining configs on real photographs.
+
+    python tools/analysis_tools/benchmark_pretrain.py CONFIG [CONFIG ...] \
+        --batch-size N --iters K [--warmup W] [--amp] [--json OUT] [--image-size S] \
+        [--device cpu|cuda] [--cfg-options k=v ...]
+
+CONFIG is a file or another package's config (``mmpretrain::mae/xxx.py``). Each config
+runs in a fresh process; the table compares them to the first. See docs/benchmark.md;
+the logic is in ``mmmim.utils.benchmark``.
+"""
+import sys
+
+from mmmim.utils.benchmark import main
+
+if __name__ == '__main__':
+    sys.exit(main())
