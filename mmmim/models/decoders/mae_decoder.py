@@ -1,10 +1,11 @@
 """MAE's transformer decoder over the full unit grid."""
 import torch
-from mmpretrain.models.backbones.vision_transformer import TransformerEncoderLayer
 from mmengine.model import BaseModule
+from mmpretrain.models.backbones.vision_transformer import TransformerEncoderLayer
 from torch import nn
 
 from mmmim.registry import MODELS
+
 from ..structures import EncoderOutput, MaskSet
 from ..utils import init_linear_and_norm, scatter_rows, sincos_pos_embed
 
@@ -24,13 +25,18 @@ class MAEDecoder(BaseModule):
         unit_size: side in pixels of the unit each output token predicts.
         out_channels: channels predicted per pixel.
         predictor_dims: output features per unit; default ``unit_size**2 * out_channels``.
+        embed: project the encoder tokens with a Linear; False (needs
+            ``in_dims == dims``) when a wrapping decoder already did (UM-MAE).
     """
 
     def __init__(self, in_dims: int = 768, dims: int = 512, depth: int = 8,
                  num_heads: int = 16, mlp_ratio: float = 4., unit_size: int = 16,
-                 out_channels: int = 3, predictor_dims: int = None, init_cfg=None) -> None:
+                 out_channels: int = 3, predictor_dims: int = None, embed: bool = True,
+                 init_cfg=None) -> None:
         super().__init__(init_cfg)
-        self.embed = nn.Linear(in_dims, dims)
+        if not embed and in_dims != dims:
+            raise ValueError(f'embed=False needs in_dims == dims, got {in_dims} != {dims}')
+        self.embed = nn.Linear(in_dims, dims) if embed else nn.Identity()
         self.mask_token = nn.Parameter(torch.zeros(1, 1, dims))
         self.blocks = nn.ModuleList([
             TransformerEncoderLayer(dims, num_heads, int(mlp_ratio * dims), qkv_bias=True,

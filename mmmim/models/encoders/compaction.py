@@ -1,0 +1,82 @@
+"""Uniform-masking compaction: pack each 2x2 window's visible unit into one slot.
+
+A uniform mask (:class:`~mmmim.models.maskers.UniformMasker`) keeps exactly one
+mask unit per non-overlapping 2x2 window of the unit grid. Moving each window's
+visible unit into the window's slot gives a dense map of half the side with the
+visible content, inner layout of every unit intact. Any map that tiles into the
+unit grid (the image, a token map, a position map) compacts the same way, so
+compacting the image then patch-embedding it equals patch-embedding then
+compacting the token map whenever the patch embedding does not overlap units.
+"""
+from typing import Tuple
+
+import torch
+import torch.nn.functional as F
+
+__all__ = ['window_choice', 'compact_map', 'compact_units', 'compact_pos_embed', 'window_index']
+
+
+def window_choice(visible: torch.Tensor, grid: Tuple[int, int]) -> torch.Tensor:
+    """visible bool ``[B, gh*gw]`` with one True per 2x2 window -> long
+    ``[B, gh/2, gw/2]``: which unit of each window is visible (0..3, row-major in
+    the window). Raises if the mask is not uniform."""
+    gh, gw = grid
+    if gh % 2 or gw % 2:
+        raise ValueError(f'uniform masking needs an even unit grid, got {gh}x{gw}')
+    b = visible.shape[0]
+    windows = visible.view(b, gh // 2, 2, gw // 2, 2).permute(0, 1, 3, 2, 4)
+    windows = windows.reshape(b, gh // 2, gw // 2, 4)
+    if not bool((windows.sum(-1) == 1).all()):
+        raise ValueError('compaction needs exactly one visible unit per 2x2 window '
+                         '(a uniform mask); use masking="mask_token" for other masks')
+    return windows.float().argmax(-1)
+
+
+def compact_map(x: torch.Tensor, choice: torch.Tensor) -> torch.Tensor:
+    """x ``[B or 1, C, H, W]`` tiling into the unit grid of ``choice``
+    (``[B, gh/2, gw/2]``) -> ``[B, C, H/2, W/2]``: each window's visible unit moved
+    into its window's slot. A unit spans ``H / gh`` rows of ``x``."""
+    b, (wh, ww) = choice.shape[0], choice.shape[1:]
+    c, h, w = x.shape[1:]
+    uh, uw = h // (2 * wh), w // (2 * ww)
+    if uh * 2 * wh != h or uw * 2 * ww != w:
+        raise ValueError(f'a {h}x{w} map does not tile into {2 * wh}x{2 * ww} units')
+    # [B, C, wh, 2, uh, ww, 2, uw] -> [B, wh, ww, 4, C*uh*uw]
+    units = x.reshape(x.shape[0], c, wh, 2, uh, ww, 2, uw).permute(0, 2, 5, 3, 6, 1, 4, 7)
+    units = units.reshape(x.shape[0], wh, ww, 4, c * uh * uw).expand(b, -1, -1, -1, -1)
+    index = choice[..., None, None].expand(-1, -1, -1, 1, c * uh * uw)
+    picked = units.gather(3, index).view(b, wh, ww, c, uh, uw)  # [B, wh, ww, C, uh, uw]
+    return picked.permute(0, 3, 1, 4, 2, 5).reshape(b, c, wh * uh, ww * uw)
+
+
+def compact_units(mask: torch.Tensor, choice: torch.Tensor) -> torch.Tensor:
+    """A per-unit ``[B, gh*gw]`` tensor (e.g. the secondary mask) -> its value at
+    each window's visible unit, ``[B, (gh/2)*(gw/2)]`` row-major over windows."""
+    b, wh, ww = choice.shape
+    as_map = mask.view(b, 1, 2 * wh, 2 * ww)
+    return compact_map(as_map, choice).flatten(1)
+
+
+def compact_pos_embed(pos: torch.Tensor, choice: torch.Tensor,
+                      out_hw: Tuple[int, int]) -> torch.Tensor:
+    """A full-grid position map ``[1, C, H, W]`` -> ``[B, out_h*out_w, C]`` on the
+    compact grid of ``out_hw``. Maps finer than the unit grid are compacted
+    directly; coarser ones (a token spans several units) are repeated up to the
+    unit grid first and the compact result averaged back down, so a compact token
+    gets the mean position of the pixels it covers."""
+    b, wh, ww = choice.shape
+    up = max(1, (2 * wh) // pos.shape[-2])
+    if up > 1:
+        pos = pos.repeat_interleave(up, -2).repeat_interleave(up, -1)
+    out = compact_map(pos, choice)
+    if out.shape[-2:] != tuple(out_hw):
+        out = F.adaptive_avg_pool2d(out, out_hw)
+    return out.flatten(2).transpose(1, 2)
+
+
+def window_index(grid: Tuple[int, int], device=None) -> torch.Tensor:
+    """long ``[gh*gw]``: the row-major 2x2-window index of each unit."""
+    gh, gw = grid
+    rows = torch.arange(gh, device=device)[:, None] // 2
+    cols = torch.arange(gw, device=device)[None] // 2
+    return (rows * (gw // 2) + cols).flatten()

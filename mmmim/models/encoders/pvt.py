@@ -1,0 +1,174 @@
+"""PVT (v1) encoder for masked pretraining, with mmdet's PyramidVisionTransformer keys."""
+from collections import OrderedDict
+from typing import Dict, Optional, Sequence
+
+import torch
+import torch.nn.functional as F
+from mmdet.models.backbones.pvt import PyramidVisionTransformer, SpatialReductionAttention
+from mmdet.models.layers import nlc_to_nchw
+from torch import nn
+
+from mmmim.registry import MODELS
+
+from ..structures import EncoderOutput, MaskSet
+from ..utils import sincos_pos_embed
+from .compaction import compact_map, compact_pos_embed, compact_units, window_choice
+from .swin import MASKING_MODES, init_pretrain_weights, replace_tokens
+
+
+class PooledReduction(nn.Conv2d):
+    """PVT's spatial reduction as average pooling by ``pool`` then a 1x1 conv (the
+    UM-MAE paper's form): its weights do not depend on the ratio, so the same
+    weights serve ratio r on the full grid and r/2 on the compact grid. Keys
+    ``sr.weight`` / ``sr.bias`` as mmdet's strided conv; :func:`pooled_sr_to_conv`
+    turns them into mmdet's kernel exactly."""
+
+    def __init__(self, dims: int, pool: int) -> None:
+        super().__init__(dims, dims, kernel_size=1)
+        self.pool = pool
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(F.avg_pool2d(x, self.pool) if self.pool > 1 else x)
+
+
+def pooled_sr_to_conv(state_dict: Dict[str, torch.Tensor], sr_ratios: Sequence[int],
+                      prefix: str = '') -> 'OrderedDict[str, torch.Tensor]':
+    """Our pooled SR weights ``[C, C, 1, 1]`` -> mmdet's strided-conv kernels
+    ``[C, C, r, r]`` (``W / r**2`` tiled: avg-pool then 1x1 conv equals that conv),
+    so a pretrained encoder loads into mmdet's PyramidVisionTransformer with
+    ``sr_ratios`` exactly."""
+    out = OrderedDict()
+    for key, value in state_dict.items():
+        parts = key[len(prefix):].split('.') if key.startswith(prefix) else []
+        if parts[:1] == ['layers'] and key.endswith('attn.sr.weight') and value.shape[-1] == 1:
+            r = sr_ratios[int(parts[1])]
+            value = value.expand(-1, -1, r, r) / r**2
+        out[key] = value
+    return out
+
+
+@MODELS.register_module()
+class MaskedPVT(PyramidVisionTransformer):
+    """mmdet's PyramidVisionTransformer (v1) that also encodes masked images.
+
+    Keys are mmdet's (``layers.i.0`` patch embed, ``layers.i.1.0.pos_embed``,
+    ``layers.i.1.j`` blocks) plus ``norm`` (the original PVT's final norm, which
+    mmdet's converter drops) and ``secondary_token`` / ``mask_token``. One shape
+    differs: each ``attn.sr.weight`` is a 1x1 conv after average pooling
+    (:class:`PooledReduction`), ``[C, C, 1, 1]``; :func:`pooled_sr_to_conv` gives
+    mmdet's ``[C, C, r, r]`` kernel with identical outputs.
+
+    ``sr_ratios`` are the full-grid (fine-tuning) ratios, 8/4/2/1; on the compact
+    grid each halves (4/2/1/1), so stages 1-3 attend to the same key/value grid.
+    A stage whose full-grid ratio is 2 keeps its 1x1 conv + LN at ratio 1 in
+    compact mode, so its weights exist for fine-tuning.
+
+    Positions: each stage's position embedding (fixed 2D sin-cos by default) is
+    made for the full grid of the input and gathered at the visible units on the
+    compact grid (averaged where a compact token spans several units).
+
+    Args:
+        pretrain_img_size, sr_ratios, drop_path_rate, **kwargs: mmdet's (defaults
+            are PVT-S: dims 64/128/320/512, depths 3/4/6/3, heads 1/2/5/8).
+        masking: 'compact' (UM-MAE) or 'mask_token' (SimMIM).
+        secondary_token: learnable token for secondary masking (compact mode).
+        fixed_pos_embed: frozen sin-cos position embeddings.
+        final_norm: LayerNorm on the last stage's tokens.
+    """
+
+    def __init__(self, pretrain_img_size=224, sr_ratios=(8, 4, 2, 1), drop_path_rate=0.,
+                 masking: str = 'compact', secondary_token: bool = False,
+                 fixed_pos_embed: bool = True, final_norm: bool = True, **kwargs) -> None:
+        if masking not in MASKING_MODES:
+            raise ValueError(f'masking must be one of {MASKING_MODES}, got {masking!r}')
+        kwargs.setdefault('convert_weights', False)
+        super().__init__(pretrain_img_size=pretrain_img_size, sr_ratios=list(sr_ratios),
+                         drop_path_rate=drop_path_rate, **kwargs)
+        for attn in self.modules():
+            if isinstance(attn, SpatialReductionAttention) and attn.sr_ratio > 1:
+                attn.sr = PooledReduction(attn.embed_dims, attn.sr_ratio)
+        self.masking = masking
+        self.fixed_pos_embed = fixed_pos_embed
+        dims = [self.embed_dims * h for h in self.num_heads]
+        self.norm = nn.LayerNorm(dims[-1], eps=1e-6) if final_norm else nn.Identity()
+        use_secondary = masking == 'compact' and secondary_token
+        self.secondary_token = nn.Parameter(torch.zeros(1, 1, dims[0])) if use_secondary else None
+        self.mask_token = (nn.Parameter(torch.zeros(1, 1, dims[0]))
+                           if masking == 'mask_token' else None)
+        for pos in self.position_embeddings():
+            pos.pos_embed.requires_grad = not fixed_pos_embed
+
+    @property
+    def out_dims(self) -> int:
+        """Width of the last stage's tokens."""
+        return self.embed_dims * self.num_heads[-1]
+
+    @property
+    def tap_dims(self) -> Dict[str, int]:
+        """Width of every tap ``stage{i}`` (PVT downsamples at the start of the
+        next stage, in its patch embedding, so there are no ``merged`` taps)."""
+        return {f'stage{i}': self.embed_dims * h for i, h in enumerate(self.num_heads)}
+
+    def position_embeddings(self) -> list:
+        """The per-stage AbsolutePositionEmbedding modules (empty without)."""
+        return [layer[1][0] for layer in self.layers if hasattr(layer[1][0], 'pos_embed')]
+
+    def init_weights(self) -> None:
+        super().init_weights()
+        if isinstance(self.init_cfg, dict) and self.init_cfg.get('type') == 'Pretrained':
+            return
+        init_pretrain_weights(self, self.secondary_token, self.mask_token)
+        if self.fixed_pos_embed:
+            for pos in self.position_embeddings():
+                pos.pos_embed.data.copy_(sincos_pos_embed(tuple(pos.pos_shape), pos.pos_dim))
+
+    def set_reduction(self, compact: bool) -> None:
+        """Pool by the full-grid SR ratio, or by half of it on the compact grid."""
+        for attn in self.modules():
+            if isinstance(getattr(attn, 'sr', None), PooledReduction):
+                attn.sr.pool = max(1, attn.sr_ratio // 2) if compact else attn.sr_ratio
+
+    def forward(self, x: torch.Tensor, masks: Optional[MaskSet] = None):
+        """Without masks: mmdet's list of stage maps (full-grid SR ratios). With
+        masks: :class:`EncoderOutput`, ``taps['stage{i}']`` each stage's output."""
+        compact = masks is not None and self.masking == 'compact'
+        self.set_reduction(compact)
+        if masks is None:
+            return super().forward(x)
+        choice = window_choice(masks.visible, masks.grid) if compact else None
+        full_hw = x.shape[-2:]
+        taps, tap_hw = {}, {}
+        for i, (patch_embed, blocks, norm) in enumerate(self.layers):
+            if i == 0:
+                x, hw = patch_embed(compact_map(x, choice) if compact else x)
+                x = self.replace_masked(x, hw, masks, choice)
+            else:
+                x, hw = patch_embed(nlc_to_nchw(x, hw))
+            full_hw = (full_hw[0] // self.strides[i], full_hw[1] // self.strides[i])
+            start = 0
+            if hasattr(blocks[0], 'pos_embed'):
+                x, start = blocks[0].drop(x + self.positions(blocks[0], full_hw, hw, choice)), 1
+            for block in blocks[start:]:
+                x = block(x, hw)
+            x = norm(x)
+            taps[f'stage{i}'], tap_hw[f'stage{i}'] = x, hw
+        return EncoderOutput(tokens=self.norm(x), hw=hw, taps=taps, tap_hw=tap_hw)
+
+    def replace_masked(self, x, hw, masks: MaskSet, choice) -> torch.Tensor:
+        """Secondary token (compact) or mask token (full grid) into stage-1 tokens."""
+        if choice is not None:
+            if masks.secondary is None:
+                return x
+            return replace_tokens(x, hw, compact_units(masks.secondary, choice),
+                                  choice.shape[1:], self.secondary_token, 'secondary_token')
+        if masks.secondary is not None:
+            raise ValueError('mask-token mode takes no secondary mask')
+        return replace_tokens(x, hw, masks.mask, masks.grid, self.mask_token, 'mask_token')
+
+    @staticmethod
+    def positions(pos_module, full_hw, hw, choice) -> torch.Tensor:
+        """The stage's embedding resized to the full grid, compacted if needed."""
+        pos = pos_module.resize_pos_embed(pos_module.pos_embed, full_hw)  # [1, L, C]
+        if choice is None:
+            return pos
+        return compact_pos_embed(pos.transpose(1, 2).reshape(1, -1, *full_hw), choice, hw)
