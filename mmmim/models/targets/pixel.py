@@ -3,6 +3,7 @@ import torch
 from torch import nn
 
 from mmmim.registry import MODELS
+
 from ..utils import patchify
 
 
@@ -22,7 +23,8 @@ class PixelTarget(nn.Module):
     ``[B, (H/p)*(W/p), p*p*C]``, row-major over the unit grid, each unit flattened
     as (p, p, C). Computed in fp32 whatever the autocast state. The loss resamples
     the mask to this grid (one unit per row; no resampling when ``patch_size``
-    equals the masker's unit size).
+    equals the masker's unit size; nearest-upsampled when it is finer, averaged to
+    fractional weights when coarser). Filters run first, on the whole image.
 
     Args:
         patch_size: side of one target unit in pixels.
@@ -48,6 +50,13 @@ class PixelTarget(nn.Module):
                 x = image_filter(x)
             patches = patchify(x, self.patch_size)
             return normalize_per_patch(patches, self.eps) if self.normalize else patches
+
+    def bind_normalization(self, mean, std) -> None:
+        """Hand the preprocessor's ``mean``/``std`` to every filter that undoes the
+        normalization (e.g. :class:`LowPassFilter`); a no-op without such filters."""
+        for image_filter in self.filters:
+            if hasattr(image_filter, 'bind_normalization'):
+                image_filter.bind_normalization(mean, std)
 
     def grid(self, image_hw) -> tuple:
         """Target grid for an input of ``image_hw``."""

@@ -1,0 +1,73 @@
+"""PixMIM's conservative crop: the whole object stays in view (no scale jitter)."""
+from typing import Dict, Tuple
+
+import mmcv
+import numpy as np
+from mmcv.transforms import BaseTransform
+from mmcv.transforms.utils import cache_randomness
+
+from mmmim.registry import TRANSFORMS
+
+
+@TRANSFORMS.register_module()
+class ConservativeCrop(BaseTransform):
+    """Resize the shorter side to ``crop_size``, reflect-pad by ``padding`` pixels,
+    take a random ``crop_size`` square (PixMIM's replacement for RandomResizedCrop).
+
+    On a square image the crop keeps at least ``((S - P) / S)^2`` of the resized image
+    (S = crop size, P = padding; 96.5% at 224 / 4); the rest of the crop is a mirror of
+    the border. Put a ``RandomFlip`` after it for PixMIM's horizontal flip. The offset
+    is drawn from numpy's global RNG (seeded per worker by the runner).
+
+    Required keys: ``img``. Modified keys: ``img``, ``img_shape``. Added key:
+    ``crop_bbox`` ``(x1, y1, x2, y2)`` of the crop in the padded, resized image.
+
+    Args:
+        crop_size: side of the square output.
+        padding: reflect padding on every side before cropping.
+        interpolation, backend: of the resize (``mmcv.imresize``); a shorter side
+            already equal to ``crop_size`` is not resampled.
+    """
+
+    def __init__(self, crop_size: int = 224, padding: int = 4,
+                 interpolation: str = 'bicubic', backend: str = 'pillow') -> None:
+        if crop_size < 1 or padding < 0:
+            raise ValueError(f'need crop_size >= 1 and padding >= 0, got {crop_size}, '
+                             f'{padding}')
+        self.crop_size = crop_size
+        self.padding = padding
+        self.interpolation = interpolation
+        self.backend = backend
+
+    def resize_shorter_side(self, img: np.ndarray) -> np.ndarray:
+        """Shorter side to ``crop_size``, aspect ratio kept (longer side rounded)."""
+        h, w = img.shape[:2]
+        scale = self.crop_size / min(h, w)
+        size = (max(self.crop_size, round(w * scale)), max(self.crop_size, round(h * scale)))
+        if size == (w, h):
+            return img
+        return mmcv.imresize(img, size, interpolation=self.interpolation,
+                             backend=self.backend)
+
+    @cache_randomness
+    def crop_offset(self, padded_hw: Tuple[int, int]) -> Tuple[int, int]:
+        """Uniform ``(y, x)`` top-left corner of the crop in the padded image."""
+        return (np.random.randint(0, padded_hw[0] - self.crop_size + 1),
+                np.random.randint(0, padded_hw[1] - self.crop_size + 1))
+
+    def transform(self, results: Dict) -> Dict:
+        img = self.resize_shorter_side(results['img'])
+        p = self.padding
+        pad = ((p, p), (p, p)) + ((0, 0),) * (img.ndim - 2)
+        img = np.pad(img, pad, mode='reflect')            # mirror without the edge pixel
+        y, x = self.crop_offset(img.shape[:2])
+        s = self.crop_size
+        results['img'] = np.ascontiguousarray(img[y:y + s, x:x + s])
+        results['img_shape'] = (s, s)
+        results['crop_bbox'] = (x, y, x + s, y + s)
+        return results
+
+    def __repr__(self) -> str:
+        return (f'{self.__class__.__name__}(crop_size={self.crop_size}, '
+                f'padding={self.padding}, interpolation={self.interpolation!r}, '
+                f'backend={self.backend!r})')
