@@ -6,7 +6,8 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50),
     param_scheduler=dict(type='ParamSchedulerHook'),
-    # by iteration too, so a long run loses at most `interval` iterations to a fault
+    # every epoch; a resume continues the interrupted epoch at the next unseen batch.
+    # For checkpoints by iteration: dict(interval=1000, by_epoch=False)
     checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=3, save_last=True),
     sampler_seed=dict(type='DistSamplerSeedHook'),
 )

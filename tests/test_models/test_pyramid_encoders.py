@@ -198,9 +198,6 @@ def test_compact_encoder__rejects_non_uniform_masks():
         tiny_swin()(images, BlockMasker(unit_size=16, ratio=0.75)(images))
 
 
-@pytest.mark.xfail(raises=NotImplementedError, strict=False,
-                   reason="mmpretrain resizes bias tables with scipy's interp2d, removed "
-                          'in SciPy 1.14; needs the compat shim proposed in docs/ummae.md')
 def test_masked_swin__pretrained_keys_load_into_finetuning_swin_with_larger_windows():
     """Compact-grid pretraining at 256 px (window 4) -> fine-tuning Swin with window
     8 (the same pixel extent): only the resized tables' index buffers are rebuilt."""

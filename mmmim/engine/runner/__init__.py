@@ -1,0 +1,4 @@
+"""Train loops."""
+from .resumable_loop import ResumableEpochBasedTrainLoop
+
+__all__ = ['ResumableEpochBasedTrainLoop']

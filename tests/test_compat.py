@@ -1,0 +1,148 @@
+"""Stack shims of mmmim.compat, each checked against the failure it fixes."""
+import io
+import pickle
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from mmengine.model import BaseModel
+from mmengine.runner import Runner
+from torch import nn
+from torch.utils.data import Dataset
+
+import mmmim  # noqa: F401  (applies the shims)
+import mmmim.engine  # noqa: F401
+from mmmim import compat
+
+
+class ToyData(Dataset):
+    def __len__(self) -> int:
+        return 8
+
+    def __getitem__(self, i: int) -> dict:
+        return dict(inputs=torch.full((2,), float(i)))
+
+
+class ToyModel(BaseModel):
+    def __init__(self) -> None:
+        super().__init__()
+        self.linear = nn.Linear(2, 1)
+
+    def forward(self, inputs, data_samples=None, mode='loss'):
+        return dict(loss=self.linear(inputs).pow(2).mean())
+
+
+def toy_runner(work_dir: Path, resume: bool = False, max_epochs: int = 1) -> Runner:
+    """A Runner with mmmim's training pieces (guarded optim wrapper, resumable loop
+    and sampler, random-state hook) that checkpoints every iteration."""
+    return Runner(
+        model=ToyModel(), work_dir=str(work_dir), default_scope='mmmim',
+        experiment_name=f'compat_{work_dir.name}_{int(resume)}',
+        train_dataloader=dict(dataset=ToyData(), batch_size=4, num_workers=0,
+                              sampler=dict(type='ResumableSampler', shuffle=True),
+                              collate_fn=dict(type='default_collate')),
+        train_cfg=dict(type='ResumableEpochBasedTrainLoop', max_epochs=max_epochs),
+        optim_wrapper=dict(type='GuardedOptimWrapper',
+                           optimizer=dict(type='AdamW', lr=0.01)),
+        param_scheduler=dict(type='CosineAnnealingLR', T_max=4, by_epoch=False),
+        default_hooks=dict(checkpoint=dict(type='CheckpointHook', interval=1,
+                                           by_epoch=False)),
+        custom_hooks=[dict(type='RandomStateHook')], resume=resume,
+        randomness=dict(seed=0))
+
+
+@pytest.fixture(scope='module')
+def training_checkpoint(tmp_path_factory) -> Path:
+    """A checkpoint written by the Runner after 2 iterations."""
+    work_dir = tmp_path_factory.mktemp('compat_run')
+    toy_runner(work_dir).train()
+    return work_dir / 'iter_2.pth'
+
+
+@contextmanager
+def safe_globals_removed(*names: str):
+    """torch's user allow-list without the entries named (all when none named)."""
+    saved = torch.serialization.get_safe_globals()
+    keep = [g for g in saved if names and not any(
+        n in str(g) or n in getattr(g, '__qualname__', '') for n in names)]
+    torch.serialization.clear_safe_globals()
+    torch.serialization.add_safe_globals(keep)
+    try:
+        yield
+    finally:
+        torch.serialization.clear_safe_globals()
+        torch.serialization.add_safe_globals(saved)
+
+
+def test_training_checkpoint__resumes_under_default_weights_only_load(training_checkpoint):
+    checkpoint = torch.load(training_checkpoint)  # torch's default: weights_only=True
+    assert {'message_hub', 'optimizer', 'param_schedulers', 'random_states'} <= set(checkpoint)
+    runner = toy_runner(training_checkpoint.parent, resume=True, max_epochs=2)
+    runner.train()  # Runner.resume -> torch.load without weights_only
+    assert runner.iter == 4
+
+
+@pytest.mark.parametrize('removed, refused', [
+    ((), 'HistoryBuffer'),
+    (('history_buffer_statistic',), 'getattr'),
+], ids=['no_allow_list', 'no_getattr_stand_in'])
+def test_training_checkpoint__refused_without_the_allow_list(training_checkpoint, removed,
+                                                             refused):
+    with safe_globals_removed(*removed), pytest.raises(pickle.UnpicklingError,
+                                                       match=refused):
+        torch.load(training_checkpoint)
+
+
+class Arbitrary:
+    pass
+
+
+def saved(obj) -> io.BytesIO:
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    buffer.seek(0)
+    return buffer
+
+
+def test_weights_only__stays_on_arbitrary_class_refused():
+    with pytest.raises(pickle.UnpicklingError, match='Arbitrary'):
+        torch.load(saved({'state_dict': {}, 'extra': Arbitrary()}))
+
+
+class GetattrOnNumpy:
+    def __reduce__(self):
+        return getattr, (np.ndarray, 'tofile')
+
+
+def test_getattr_stand_in__resolves_only_history_buffer_statistics():
+    from mmengine.logging.history_buffer import HistoryBuffer
+    assert compat.history_buffer_statistic(HistoryBuffer, 'mean') is HistoryBuffer.mean
+    with pytest.raises(pickle.UnpicklingError, match='only the statistics methods'):
+        torch.load(saved({'x': GetattrOnNumpy()}))
+
+
+def test_numpy_in1d__restored_for_mmpretrain_retrieval_metrics():
+    assert np.in1d([1, 2, 3], [2]).tolist() == [False, True, False]
+    from mmpretrain.evaluation.metrics import RetrievalRecall
+    recall = RetrievalRecall.calculate(torch.tensor([[0.1, 0.9, 0.2]]),
+                                       torch.tensor([[0, 1, 0]]), topk=1)
+    assert float(recall[0]) == 100.0
+
+
+def test_scipy_interp2d_shim__interpolates_through_grid_points_bicubically():
+    """mmpretrain's Swin window resize calls ``interp2d(x, y, z, kind='cubic')``,
+    removed from SciPy 1.14; the shim restores it. Without the shim this call raises
+    NotImplementedError on current SciPy."""
+    import numpy as np
+    from scipy import interpolate
+
+    import mmmim.compat  # noqa: F401
+    x = np.arange(-3, 4, dtype=float)
+    y = np.arange(-3, 4, dtype=float)
+    z = np.add.outer(y ** 2, 2 * x)  # bicubic splines reproduce polynomials of degree <= 3
+    f = interpolate.interp2d(x, y, z, kind='cubic')
+    xs, ys = np.linspace(-3, 3, 13), np.linspace(-3, 3, 11)
+    assert np.allclose(f(x, y), z, atol=1e-10)
+    assert np.allclose(f(xs, ys), np.add.outer(ys ** 2, 2 * xs), atol=1e-8)

@@ -1,0 +1,168 @@
+"""tools/dist_train.sh and tools/slurm_train.sh: what they start, and a real
+2-process CPU (gloo) run compared with a 1-process run."""
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+from engine_doubles import TestRecordHook
+from engine_runs import ROOT, deterministic_pipeline, run, tiny_demo_cfg
+
+ENGINE_TESTS = Path(__file__).resolve().parent
+
+
+def fake_program(path: Path, log: Path) -> Path:
+    """An executable that writes its arguments (one a line) to ``log``."""
+    path.write_text(f'#!/usr/bin/env bash\nprintf "%s\\n" "$@" > {log}\n')
+    path.chmod(0o755)
+    return path
+
+
+def test_dist_train_sh__torchrun_with_env_defaults_and_overrides(tmp_path):
+    python = fake_program(tmp_path / 'python', tmp_path / 'args')
+    env = dict(os.environ, PYTHON=str(python))
+    subprocess.run(['bash', ROOT / 'tools' / 'dist_train.sh', 'cfg.py', '2', '--amp'],
+                   env=env, check=True)
+    args = (tmp_path / 'args').read_text().split('\n')
+    assert args[:2] == ['-m', 'torch.distributed.run']
+    for expected in ('--nnodes=1', '--node_rank=0', '--master_addr=127.0.0.1',
+                     '--master_port=29500', '--nproc_per_node=2'):
+        assert expected in args
+    assert args[args.index(str(ROOT / 'tools' / 'train.py')):-1] == [
+        str(ROOT / 'tools' / 'train.py'), 'cfg.py', '--launcher', 'pytorch', '--amp']
+
+    env.update(NNODES='2', NODE_RANK='1', PORT='29999', MASTER_ADDR='10.0.0.1')
+    subprocess.run(['bash', ROOT / 'tools' / 'dist_train.sh', 'cfg.py', '4'], env=env,
+                   check=True)
+    args = (tmp_path / 'args').read_text().split('\n')
+    for expected in ('--nnodes=2', '--node_rank=1', '--master_addr=10.0.0.1',
+                     '--master_port=29999', '--nproc_per_node=4'):
+        assert expected in args
+
+
+def test_slurm_train_sh__srun_options_work_dir_and_train_args(tmp_path):
+    fake_program(tmp_path / 'srun', tmp_path / 'args')
+    env = dict(os.environ, PATH=f'{tmp_path}:{os.environ["PATH"]}', PYTHON='/opt/py',
+               GPUS='16', SRUN_ARGS='--qos=high --time=10')
+    subprocess.run(['bash', ROOT / 'tools' / 'slurm_train.sh', 'gpu', 'mae', 'cfg.py',
+                    'work/mae', '--amp'], env=env, check=True)
+    args = (tmp_path / 'args').read_text().split('\n')
+    for expected in ('-p', 'gpu', '--job-name=mae', '--gres=gpu:8', '--ntasks=16',
+                     '--ntasks-per-node=8', '--cpus-per-task=5', '--qos=high', '--time=10'):
+        assert expected in args
+    start = args.index('/opt/py')
+    assert args[start:-1] == ['/opt/py', '-u', str(ROOT / 'tools' / 'train.py'), 'cfg.py',
+                              '--launcher', 'slurm', '--work-dir', 'work/mae', '--amp']
+
+    subprocess.run(['bash', ROOT / 'tools' / 'slurm_train.sh', 'gpu', 'mae', 'cfg.py',
+                    '--amp'], env=dict(env, GPUS='2'), check=True)  # no WORK_DIR
+    args = (tmp_path / 'args').read_text().split('\n')
+    assert '--work-dir' not in args and '--gres=gpu:2' in args and '--ntasks=2' in args
+
+
+def run_group(cmd: list, env: dict, timeout: float) -> subprocess.CompletedProcess:
+    """Run ``cmd`` in its own process group; kill the whole group (torchrun's
+    workers too) if it outlives ``timeout``."""
+    proc = subprocess.Popen([str(c) for c in cmd], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, _ = proc.communicate()
+        raise AssertionError(f'timed out after {timeout} s:\n{out[-4000:]}')
+    return subprocess.CompletedProcess(cmd, proc.returncode, out)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def dist_cfg(images_dir, work_dir, batch_size: int, record_dir=None):
+    """1 epoch of the tiny demo config on 12 images, deterministic resizing instead of
+    random crops, masks seeded by image content, the sampler's shuffle seed fixed,
+    plain SGD at a constant lr (its step is proportional to the averaged gradient)."""
+    cfg = tiny_demo_cfg(images_dir, work_dir, batch_size=batch_size, max_epochs=1, **{
+        'train_dataloader.dataset.pipeline': deterministic_pipeline(),
+        'train_dataloader.sampler.seed': 0,
+        'model.masker.type': 'TestContentSeededMasker',
+        'custom_hooks': [dict(type='RandomStateHook'),
+                         dict(type='TestRecordHook', out_dir=str(record_dir))],
+        'custom_imports': dict(imports=['engine_doubles'], allow_failed_imports=False)})
+    cfg.optim_wrapper = dict(type='GuardedOptimWrapper', optimizer=dict(type='SGD', lr=0.5))
+    cfg.param_scheduler = None
+    return cfg
+
+
+def test_dist_train_sh__two_gloo_ranks_match_one_process_and_draw_different_masks(
+        small_photos_dir, tmp_path):
+    """``bash tools/dist_train.sh CONFIG 2`` on the CPU runs 1 epoch end to end.
+
+    What is compared: the loss of the first two iterations, with the same global
+    batch (2 ranks x 2 images vs 1 process x 4). The two runs see the same images:
+    one shuffle seed, and the ranks take alternate positions of the same order. To
+    give them the same masks too, the masker seeds each image's mask with the image
+    content (ranks draw from different RNG streams, and one process would draw the
+    masks of 4 images in one go). Every image has the same number of masked units,
+    so the 1-process loss (mean over the 4 images' masked units) equals the mean of
+    the two ranks' losses. The initial weights are rank 0's, broadcast, equal to the
+    1-process run's (both seeded with seed + rank 0). Iteration 1 also checks that
+    DDP's averaged gradient gives the same SGD update. Tolerance: 1e-5 relative for
+    iteration 0 (summation order only), 1e-4 after one step.
+
+    The same masker also draws, unused, a mask exactly as RandomMasker does from
+    the process RNG: with ``diff_rank_seed=True`` the two ranks' draws differ.
+    """
+    records = tmp_path / 'records'
+    records.mkdir()
+    config = tmp_path / 'dist_cfg.py'
+    dist_cfg(small_photos_dir, tmp_path / 'unused', 2, records).dump(config)
+    env = dict(os.environ, PYTHON=sys.executable, PORT=str(free_port()),
+               OMP_NUM_THREADS='1',
+               PYTHONPATH=os.pathsep.join([str(ENGINE_TESTS), str(ROOT)]))
+    result = run_group(['bash', ROOT / 'tools' / 'dist_train.sh', config, '2',
+                        '--work-dir', tmp_path / 'dist'], env, timeout=120)
+    assert result.returncode == 0, result.stdout[-4000:]
+    assert (tmp_path / 'dist' / 'iter_3.pth').exists()
+    ranks = [[json.loads(line) for line in (records / f'rank{r}.jsonl').read_text().splitlines()]
+             for r in (0, 1)]
+    assert [len(r) for r in ranks] == [3, 3]
+
+    single = TestRecordHook()
+    cfg = dist_cfg(small_photos_dir, tmp_path / 'single', 4)
+    cfg.custom_hooks = [dict(type='RandomStateHook')]
+    run(cfg, [single])
+
+    for it, rel in ((0, 1e-5), (1, 1e-4)):
+        assert sorted(ranks[0][it]['paths'] + ranks[1][it]['paths']) == \
+            sorted(single.records[it]['paths'])
+        mean = (ranks[0][it]['loss'] + ranks[1][it]['loss']) / 2
+        one = single.records[it]['loss']
+        assert abs(mean - one) <= rel * abs(one), (it, mean, one)
+    assert ranks[0][0]['drawn_mask'] != ranks[1][0]['drawn_mask']
+
+
+def test_init_cpu_distributed__slurm_environment_gives_a_gloo_group(tmp_path):
+    """``--launcher slurm`` on the CPU: rank, world size and local rank come from
+    srun's variables, the master address from ``scontrol show hostname`` (faked)."""
+    scontrol = tmp_path / 'scontrol'
+    scontrol.write_text('#!/usr/bin/env bash\nprintf "127.0.0.1\\nnode2\\n"\n')
+    scontrol.chmod(0o755)
+    env = {k: v for k, v in os.environ.items()
+           if k not in ('RANK', 'WORLD_SIZE', 'LOCAL_RANK', 'MASTER_ADDR', 'MASTER_PORT')}
+    env.update(PATH=f'{tmp_path}:{env["PATH"]}', SLURM_PROCID='0', SLURM_NTASKS='1',
+               SLURM_LOCALID='0', SLURM_NODELIST='node[1-2]', MASTER_PORT=str(free_port()))
+    code = ('import os, torch.distributed as dist\n'
+            'from mmmim.engine.dist import init_cpu_distributed\n'
+            "init_cpu_distributed('slurm')\n"
+            "print(dist.get_backend(), dist.get_rank(), dist.get_world_size(),\n"
+            "      os.environ['LOCAL_RANK'], os.environ['MASTER_ADDR'])\n"
+            'dist.destroy_process_group()\n')
+    result = run_group([sys.executable, '-c', code], env, timeout=60)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert result.stdout.split()[-5:] == ['gloo', '0', '1', '0', '127.0.0.1']

@@ -1,0 +1,216 @@
+"""Train (pretrain) a model from a config.
+
+    python tools/train.py CONFIG [--work-dir DIR] [--resume [auto|PATH]] [--amp]
+        [--auto-scale-lr] [--deterministic] [--cfg-options KEY=VALUE ...]
+        [--launcher none|pytorch|slurm|mpi]
+
+Several processes: ``bash tools/dist_train.sh CONFIG GPUS [args]`` (torchrun) or
+``bash tools/slurm_train.sh PARTITION JOB_NAME CONFIG [WORK_DIR] [args]`` (srun).
+Without CUDA, distributed runs use the gloo backend on the CPU.
+
+``--resume`` continues a run (weights, optimizer, scheduler, loss scaler, random
+states, data position). To start a new run from a checkpoint's weights instead, use
+``--cfg-options load_from=PATH``.
+"""
+import argparse
+import difflib
+import os
+import os.path as osp
+import re
+import sys
+from typing import Dict, Iterator, List, Optional, Tuple
+
+import torch
+from mmengine.config import Config, ConfigDict, DictAction
+from mmengine.registry import Registry
+from mmengine.runner import Runner
+from mmpretrain.utils import register_all_modules
+
+import mmmim  # noqa: F401  (stack shims)
+import mmmim.engine  # noqa: F401  (registers the engine modules)
+from mmmim import registry as mmmim_registry
+from mmmim.engine import TrainSetupReportHook, init_cpu_distributed
+
+AMP_WRAPPERS = ('AmpOptimWrapper', 'GuardedAmpOptimWrapper')
+FP32_WRAPPERS = ('OptimWrapper', 'GuardedOptimWrapper')
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    """Command-line arguments."""
+    parser = argparse.ArgumentParser(description='Train a model from a config.')
+    parser.add_argument('config', help='config file')
+    parser.add_argument('--work-dir', help='where logs and checkpoints go '
+                        '(default: work_dirs/<config name>)')
+    parser.add_argument('--resume', nargs='?', const='auto', default=None,
+                        metavar='auto|PATH', help='resume a run: alone or "auto" = the '
+                        'latest checkpoint in the work dir; or the checkpoint PATH')
+    parser.add_argument('--amp', action='store_true', help='mixed precision: bfloat16 '
+                        'where supported (and on the CPU), else float16 with loss scaling')
+    parser.add_argument('--auto-scale-lr', action='store_true', help='scale the lr by '
+                        'effective batch / auto_scale_lr.base_batch_size')
+    parser.add_argument('--deterministic', action='store_true',
+                        help='deterministic algorithms (slower)')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction, metavar='KEY=VALUE',
+                        help='override config entries, e.g. train_dataloader.batch_size=64')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+                        default='none', help='how the processes were started')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0,
+                        help=argparse.SUPPRESS)  # torch.distributed.launch compatibility
+    args = parser.parse_args(argv)
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
+def fail(message: str) -> None:
+    """Stop with a one-paragraph error (exit status 1)."""
+    raise SystemExit(f'error: {message}')
+
+
+def load_config(path: str, options: Optional[Dict] = None) -> Config:
+    """The config at ``path`` with ``--cfg-options`` merged in."""
+    if not osp.isfile(path):
+        fail(f'config file not found: {path}')
+    cfg = Config.fromfile(path)
+    if options:
+        cfg.merge_from_dict(options)
+    return cfg
+
+
+def set_resume(cfg: Config, resume: Optional[str]) -> None:
+    """``auto``: the latest checkpoint of the work dir; otherwise that file."""
+    if resume is None:
+        return
+    cfg.resume = True
+    if resume == 'auto':
+        cfg.load_from = None
+    elif not osp.isfile(resume):
+        fail(f'--resume: checkpoint not found: {resume}')
+    else:
+        cfg.load_from = resume
+
+
+def use_amp(cfg: Config) -> None:
+    """Turn the config's optim wrapper into ``GuardedAmpOptimWrapper(dtype='auto')``."""
+    wrapper = cfg.get('optim_wrapper')
+    kind = str((wrapper or {}).get('type', 'OptimWrapper')).split('.')[-1]
+    if kind not in FP32_WRAPPERS + AMP_WRAPPERS:
+        fail(f'--amp works on an OptimWrapper / GuardedOptimWrapper config; '
+             f'optim_wrapper.type is {kind}')
+    wrapper.type = 'GuardedAmpOptimWrapper'
+    wrapper.setdefault('dtype', 'auto')
+
+
+def enable_auto_scale_lr(cfg: Config) -> None:
+    """Let the Runner scale the lr by effective batch / base batch.
+
+    mmengine scales by (processes x per-process batch) / ``base_batch_size``; the
+    effective batch also counts gradient accumulation steps, so the base is divided
+    by them here.
+    """
+    auto = cfg.get('auto_scale_lr')
+    if not auto or 'base_batch_size' not in auto:
+        fail('--auto-scale-lr needs auto_scale_lr = dict(base_batch_size=...) in the config')
+    steps = (cfg.get('optim_wrapper') or {}).get('accumulative_counts', 1)
+    auto.enable = True
+    auto.base_batch_size = auto.base_batch_size / steps
+
+
+def apply_args(cfg: Config, args: argparse.Namespace) -> None:
+    """Command-line choices that override the config."""
+    cfg.launcher = args.launcher
+    if args.work_dir:
+        cfg.work_dir = args.work_dir
+    elif not cfg.get('work_dir'):
+        cfg.work_dir = osp.join('work_dirs', osp.splitext(osp.basename(args.config))[0])
+    set_resume(cfg, args.resume)
+    if args.amp:
+        use_amp(cfg)
+    if args.auto_scale_lr:
+        enable_auto_scale_lr(cfg)
+    if args.deterministic:
+        cfg.randomness = dict(cfg.get('randomness') or {}, deterministic=True)
+
+
+def setup_cpu_distributed(cfg: Config) -> None:
+    """Without CUDA, start gloo here (mmengine's start-up needs a GPU) and wrap the
+    model in DDP without device ids."""
+    if cfg.launcher == 'none' or torch.cuda.is_available():
+        return
+    timeout = ((cfg.get('env_cfg') or {}).get('dist_cfg') or {}).get('timeout')
+    init_cpu_distributed(cfg.launcher, timeout)
+    cfg.merge_from_dict({'env_cfg.dist_cfg.backend': 'gloo'})
+    wrapper = cfg.get('model_wrapper_cfg') or ConfigDict(
+        type='MMDistributedDataParallel', broadcast_buffers=False,
+        find_unused_parameters=cfg.get('find_unused_parameters', False))
+    wrapper.device_ids = None  # DDP of a CPU module takes no device ids
+    cfg.model_wrapper_cfg = wrapper
+
+
+def build_runner(cfg: Config) -> Runner:
+    """The config's runner, with the batch / lr report hook."""
+    runner = (Runner.from_cfg(cfg) if 'runner_type' not in cfg
+              else mmmim_registry.RUNNERS.build(cfg))
+    if not any(isinstance(h, TrainSetupReportHook) for h in runner.hooks):
+        runner.register_hook(TrainSetupReportHook())
+    return runner
+
+
+def type_paths(node, name: str, path: str = '') -> Iterator[str]:
+    """Config keys whose ``type`` is ``name`` (e.g. ``model.masker``)."""
+    if isinstance(node, dict):
+        if str(node.get('type', '')).split('.')[-1] == name:
+            yield path or '<root>'
+        for key, value in node.items():
+            yield from type_paths(value, name, f'{path}.{key}' if path else str(key))
+    elif isinstance(node, (list, tuple)):
+        for i, value in enumerate(node):
+            yield from type_paths(value, name, f'{path}[{i}]')
+
+
+def registered_names(registry_name: str) -> List[str]:
+    """Names in mmmim's registry called ``registry_name`` and in its parents."""
+    names: List[str] = []
+    for obj in vars(mmmim_registry).values():
+        reg = obj if isinstance(obj, Registry) and obj.name == registry_name else None
+        while reg is not None:
+            names += list(reg.module_dict)
+            reg = reg.parent
+    return names
+
+
+def unknown_type(error: KeyError) -> Optional[Tuple[str, str]]:
+    """``(type, registry)`` from mmengine's "X is not in the S::R registry" error."""
+    found = re.search(r'(\S+) is not in the (\S+)::(.+?) registry', str(error))
+    return (found.group(1).strip('`\'"'), found.group(3)) if found else None
+
+
+def unknown_type_message(cfg: Config, name: str, registry_name: str) -> str:
+    """Where the unknown type is in the config, and near names that do exist."""
+    where = ', '.join(type_paths(cfg.to_dict(), name)) or 'a config entry'
+    close = difflib.get_close_matches(name, registered_names(registry_name), n=3)
+    hint = f' Did you mean {" or ".join(close)}?' if close else ''
+    return (f"unknown type '{name}' at {where}: no {registry_name} of that name is "
+            f'registered (in mmmim, mmpretrain or mmengine).{hint} A module of your own '
+            "must be imported first: custom_imports = dict(imports=['my.module']).")
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    """Parse, configure, build the runner and train."""
+    args = parse_args(argv)
+    # mmpretrain's modules (transforms, visualizer, ...) are found through mmmim's
+    # child registries by plain name once registered; mmmim's register lazily
+    register_all_modules(init_default_scope=False)
+    cfg = load_config(args.config, args.cfg_options)
+    apply_args(cfg, args)
+    setup_cpu_distributed(cfg)
+    try:
+        build_runner(cfg).train()
+    except KeyError as error:
+        found = unknown_type(error)
+        if found is None:
+            raise
+        fail(unknown_type_message(cfg, *found))
+
+
+if __name__ == '__main__':
+    sys.exit(main())
