@@ -8,10 +8,10 @@ import pytest
 import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
+from tiny_overrides import collect
 
 import mmmim  # noqa: F401
 from mmmim.registry import MODELS
-from tiny_overrides import collect
 
 CONFIG_ROOT = Path(__file__).parents[1] / 'configs'
 PRETRAIN_CONFIGS = sorted(

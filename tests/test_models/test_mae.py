@@ -1,11 +1,11 @@
 import torch
 from mmengine.registry import init_default_scope
+from test_models.tiny import tiny_mae_cfg
 
 from mmmim.models import MaskSet
 from mmmim.models.targets import PixelTarget
 from mmmim.models.utils import gather_rows, patchify, scatter_rows, unpatchify
 from mmmim.registry import MODELS
-from test_models.tiny import tiny_mae_cfg
 
 init_default_scope('mmmim')
 

@@ -1,10 +1,10 @@
 import numpy as np
 import torch
 from mmengine.registry import init_default_scope
+from test_models.tiny import tiny_mae_cfg
 
 from mmmim.registry import MODELS
 from mmmim.visualization import reconstruct_pixels, reconstruction_grid
-from test_models.tiny import tiny_mae_cfg
 
 init_default_scope('mmmim')
 

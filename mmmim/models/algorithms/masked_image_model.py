@@ -6,6 +6,7 @@ from mmengine.model import BaseModel
 from torch import nn
 
 from mmmim.registry import MODELS
+
 from ..structures import MaskSet
 from ..utils import resample_mask
 

@@ -1,5 +1,6 @@
+from .localmim_decoder import LocalMIMDecoder
 from .mae_decoder import MAEDecoder
 from .simmim_decoder import SimMIMDecoder
 from .ummae_decoder import UMMAEDecoder
 
-__all__ = ['MAEDecoder', 'SimMIMDecoder', 'UMMAEDecoder']
+__all__ = ['LocalMIMDecoder', 'MAEDecoder', 'SimMIMDecoder', 'UMMAEDecoder']

@@ -7,6 +7,7 @@ from mmpretrain.models.utils import resize_pos_embed
 from torch import nn
 
 from mmmim.registry import MODELS
+
 from ..structures import EncoderOutput, MaskSet
 from ..utils import gather_rows, init_linear_and_norm, resample_mask, sincos_pos_embed
 

@@ -5,6 +5,7 @@ import torch
 from torch import nn
 
 from mmmim.registry import MODELS
+
 from ..structures import MaskSet
 
 

@@ -1,0 +1,15 @@
+# LocalMIM Swin-L (window 14, HOG), 800 epochs: Swin-B's 400-epoch recipe with the
+# large encoder (stage windows 14/14/14/7 at 224 px), batch 4096 (8 x 512).
+_base_ = './localmim_swin-base-w7_8xb256-amp-coslr-400e_in1k.py'
+model = dict(encoder=dict(arch='large', window_size=14))
+train_dataloader = dict(batch_size=512)
+base_batch_size = 4096
+optim_wrapper = dict(optimizer=dict(lr=1e-4 * base_batch_size / 256))
+param_scheduler = [
+    dict(type='LinearLR', start_factor=1e-4, by_epoch=True, begin=0, end=40,
+         convert_to_iter_based=True),
+    dict(type='CosineAnnealingLR', T_max=760, by_epoch=True, begin=40, end=800,
+         convert_to_iter_based=True),
+]
+train_cfg = dict(max_epochs=800)
+auto_scale_lr = dict(base_batch_size=base_batch_size)
