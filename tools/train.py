@@ -27,6 +27,7 @@ from mmengine.runner import Runner
 from mmpretrain.utils import register_all_modules
 
 import mmmim  # noqa: F401  (stack shims)
+import mmmim.converters  # noqa: F401  (MIMPretrained init_cfg, under any default scope)
 import mmmim.engine  # noqa: F401  (registers the engine modules)
 from mmmim import registry as mmmim_registry
 from mmmim.engine import TrainSetupReportHook, init_cpu_distributed

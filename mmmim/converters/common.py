@@ -1,0 +1,144 @@
+"""What every converter shares: unwrapping a checkpoint, detecting its layout,
+dropping pretraining-only modules on purpose, and the CONVERTERS registry helpers.
+
+A converter is a pure function registered as ``'<family>-><target>'``::
+
+    converted, report = converter(checkpoint, grid=(14, 14))
+
+taking a raw checkpoint (mmmim pretraining ``encoder.*``, mmpretrain / mmselfsup
+``backbone.*``, or keys already stripped), and returning the target's state dict
+and a :class:`LoadReport`. ``converter.expected_missing`` lists (as regular
+expressions) the target keys the checkpoint cannot provide.
+"""
+import re
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+import torch
+
+from mmmim.registry import CONVERTERS
+
+from .report import LoadReport
+
+StateDict = Dict[str, torch.Tensor]
+
+# Layouts a checkpoint can come in: (prefix, description, other top-level modules
+# that are dropped on purpose with the reason).
+_PRETRAIN_DROPS = {
+    'decoder.': 'decoder (pretraining only)',
+    'masker.': 'masker (pretraining only)',
+    'target.': 'target module (pretraining only)',
+    'loss_module.': 'loss module (pretraining only)',
+    'data_preprocessor.': 'data preprocessor (normalization is in the config)',
+}
+_CLASSIFIER_DROPS = {
+    'neck.': 'neck (pretraining / classification only)',
+    'head.': 'head (task specific)',
+    'target_generator.': 'target generator (pretraining only)',
+    'data_preprocessor.': 'data preprocessor (normalization is in the config)',
+}
+LAYOUTS = (
+    ('encoder.', 'mmmim pretraining checkpoint (encoder.*)', _PRETRAIN_DROPS),
+    ('backbone.', 'mmpretrain / mmselfsup model (backbone.*)', _CLASSIFIER_DROPS),
+)
+
+# Substrings that identify a backbone family in stripped keys (for error messages).
+FAMILY_SIGNATURES: Dict[str, Tuple[str, ...]] = {
+    'vit (mm layout)': (r'^layers\.\d+\.attn\.qkv\.', r'^patch_embed\.projection\.'),
+    'vit (timm layout, already converted?)': (r'^blocks\.\d+\.attn\.qkv\.',
+                                              r'^patch_embed\.proj\.'),
+    'swin (mm layout)': (r'^stages\.\d+\.blocks\.\d+\.attn\.w_msa\.',),
+    'swin (timm layout)': (r'^layers\.\d+\.blocks\.\d+\.attn\.qkv\.',),
+    'pvt (mm layout)': (r'^layers\.\d+\.0\.projection\.',
+                        r'^layers\.\d+\.1\.\d+\.attn\.attn\.in_proj_weight$'),
+}
+
+
+def unwrap(checkpoint: dict) -> Tuple[StateDict, str]:
+    """The tensor dict inside a checkpoint and where it was found."""
+    if not isinstance(checkpoint, dict):
+        raise TypeError(f'expected a checkpoint dict, got {type(checkpoint).__name__}')
+    for key in ('state_dict', 'model', 'module'):
+        if isinstance(checkpoint.get(key), dict):
+            return checkpoint[key], f"['{key}']"
+    return checkpoint, 'top level'
+
+
+def split_backbone(checkpoint: dict) -> Tuple[StateDict, str, Dict[str, str]]:
+    """Strip the layout's prefix and drop the other modules on purpose.
+
+    Returns:
+        (backbone tensors with the prefix stripped, layout description,
+        dropped key -> reason).
+    """
+    state, where = unwrap(checkpoint)
+    state = {k[len('module.'):] if k.startswith('module.') else k: v
+             for k, v in state.items() if torch.is_tensor(v)}
+    for prefix, description, drops in LAYOUTS:
+        if any(k.startswith(prefix) for k in state):
+            backbone, dropped = {}, {}
+            for key, value in state.items():
+                if key.startswith(prefix):
+                    backbone[key[len(prefix):]] = value
+                else:
+                    reason = next((r for p, r in drops.items() if key.startswith(p)),
+                                  f'outside {prefix}* (not part of the backbone)')
+                    dropped[key] = reason
+            return backbone, f'{description} at {where}', dropped
+    return state, f'backbone keys without prefix at {where}', {}
+
+
+def guess_family(keys: Sequence[str]) -> Optional[str]:
+    """The family whose key signature these (stripped) keys carry, if any."""
+    for family, patterns in FAMILY_SIGNATURES.items():
+        if all(any(re.search(p, k) for k in keys) for p in patterns):
+            return family
+    return None
+
+
+FILE_LAYOUTS = ('model', 'backbone', 'stripped')
+
+
+def register_converter(family: str, target: str, expected_missing: Sequence[str] = (),
+                       file_layout: str = 'stripped') -> Callable:
+    """Register ``fn`` in CONVERTERS as ``'<family>-><target>'``.
+
+    Args:
+        expected_missing: regular expressions for target keys the checkpoint cannot
+            provide (heads, layer scale...).
+        file_layout: how the target library reads a converted file: ``'model'``
+            (``{'model': keys}``, timm / ViTDet), ``'backbone'``
+            (``{'state_dict': {'backbone.' + key}}``) or ``'stripped'``
+            (``{'state_dict': keys}``).
+    """
+    if file_layout not in FILE_LAYOUTS:
+        raise ValueError(f'file_layout must be one of {FILE_LAYOUTS}')
+
+    def wrap(fn: Callable) -> Callable:
+        fn.family, fn.target, fn.file_layout = family, target, file_layout
+        fn.expected_missing = tuple(expected_missing)
+        CONVERTERS.register_module(name=f'{family}->{target}', module=fn)
+        return fn
+    return wrap
+
+
+def available_converters() -> List[str]:
+    """Registered ``'<family>-><target>'`` names."""
+    return sorted(CONVERTERS.module_dict)
+
+
+def get_converter(family: str, target: str) -> Callable:
+    """The converter for (family, target); KeyError naming what exists otherwise."""
+    name = f'{family}->{target}'
+    fn = CONVERTERS.get(name)
+    if fn is None:
+        raise KeyError(f'no converter {name!r}; registered: {available_converters()}')
+    return fn
+
+
+def convert_checkpoint(checkpoint: dict, family: str, target: str, check: bool = True,
+                       **kwargs) -> Tuple[StateDict, LoadReport]:
+    """Run the registered converter; raise unless the backbone converted (check)."""
+    converted, report = get_converter(family, target)(checkpoint, **kwargs)
+    if check:
+        report.check()
+    return converted, report

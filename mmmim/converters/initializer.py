@@ -1,0 +1,186 @@
+"""``init_cfg=dict(type='MIMPretrained', checkpoint=PATH)``: load a raw mmmim
+pretraining checkpoint into a downstream backbone through the right converter.
+
+Example (see docs/converters.md for mmseg and mmdet)::
+
+    model = dict(type='ImageClassifier',
+                 backbone=dict(type='VisionTransformer', arch='b', ...),
+                 init_cfg=dict(type='MIMPretrained', checkpoint='epoch_400.pth',
+                               submodule='backbone'))
+
+or on the backbone itself: ``backbone=dict(..., init_cfg=dict(type='MIMPretrained',
+checkpoint=...))`` (not for backbones that read their init_cfg checkpoint
+themselves: mmdet / mmseg Swin, mmdet PVT).
+
+The initializer loads the checkpoint with ``torch.load(weights_only=True)``, picks
+the converter from the backbone family (detected from the keys unless ``family`` is
+given) and the target library (from the module's package unless ``target`` is
+given), resizes position embeddings to the module's patch grid, loads, logs the
+:class:`LoadReport` through the current MMLogger and raises when the backbone did
+not load.
+"""
+import inspect
+import io
+import math
+import re
+from typing import List, Optional, Tuple
+
+import torch
+from mmengine.fileio import get as get_bytes
+from mmengine.logging import print_log
+from mmengine.model import BaseModule
+from mmengine.model.weight_init import update_init_info
+from mmengine.registry import WEIGHT_INITIALIZERS as ROOT_WEIGHT_INITIALIZERS
+from torch import nn
+
+from mmmim.registry import WEIGHT_INITIALIZERS
+
+from .common import get_converter, guess_family, split_backbone
+from .report import LoadReport, load_converted
+
+# top-level package of the module class -> converter target
+_TARGET_OF_PACKAGE = {'mmpretrain': 'mmpretrain', 'mmmim': 'mmpretrain', 'mmseg': 'mmseg',
+                      'mmdet': 'mmdet', 'timm': 'timm', 'projects': 'mmdet'}
+
+
+def load_weights(path: str) -> dict:
+    """A checkpoint loaded without running code from it (``weights_only=True``)."""
+    if '://' in str(path):
+        return torch.load(io.BytesIO(get_bytes(path)), map_location='cpu', weights_only=True)
+    return torch.load(path, map_location='cpu', weights_only=True)
+
+
+def infer_target(module: nn.Module) -> str:
+    """Converter target for ``module`` from the package defining its class."""
+    package = type(module).__module__.split('.')[0]
+    if package not in _TARGET_OF_PACKAGE:
+        raise ValueError(f'cannot tell the converter target of {type(module).__name__} '
+                         f'(package {package!r}): give init_cfg target=...')
+    return _TARGET_OF_PACKAGE[package]
+
+
+def detect_family(checkpoint: dict) -> str:
+    """Backbone family of a checkpoint ('vit', 'swin', ...) from its stripped keys."""
+    backbone, source, _ = split_backbone(checkpoint)
+    family = guess_family(list(backbone))
+    if family is None:
+        raise ValueError(f'cannot tell the backbone family of this checkpoint ({source}, '
+                         f'{len(backbone)} tensors): give init_cfg family=...')
+    return family.split()[0]
+
+
+def target_grid(module: nn.Module) -> Optional[Tuple[int, int]]:
+    """Patch grid the module's absolute position embedding is built for, if any."""
+    for owner, attr in ((module, 'patch_resolution'), (module, 'patch_shape'),
+                        (getattr(module, 'patch_embed', None), 'grid_size')):
+        grid = getattr(owner, attr, None)
+        if grid is not None:
+            return tuple(int(g) for g in grid)
+    return None
+
+
+def target_windows(module: nn.Module) -> Optional[List[int]]:
+    """Per-stage window sizes of a Swin-like module, from its bias tables."""
+    windows = {}
+    for key, value in module.state_dict().items():
+        found = re.search(r'(?:stages|layers)\.(\d+)\.blocks\.0\..*relative_position_bias_table$',
+                          key)
+        if found:
+            side = math.isqrt(value.shape[0])
+            windows[int(found.group(1))] = (side + 1) // 2
+    return [windows[s] for s in sorted(windows)] or None
+
+
+def target_pyramid(module: nn.Module, attr: str) -> Optional[list]:
+    """Per-stage ``attr`` of a PVT-like module (``sr_ratio`` of each stage's first
+    attention, ``pos_shape`` of each stage's position embedding)."""
+    values = {}
+    for name, sub in module.named_modules():
+        found = re.match(r'(?:.*\.)?layers\.(\d+)\.1\.[01](?:\.attn)?$', name)
+        if found and hasattr(sub, attr):
+            values.setdefault(int(found.group(1)), getattr(sub, attr))
+    return [values[s] for s in sorted(values)] or None
+
+
+def converter_kwargs(converter, module: nn.Module, src_grid) -> dict:
+    """What the converter accepts and the module tells: patch grid, windows,
+    spatial-reduction ratios, per-stage position grids."""
+    accepted = inspect.signature(converter).parameters
+    offer = dict(grid=lambda: target_grid(module), src_grid=lambda: src_grid,
+                 window_size=lambda: target_windows(module),
+                 sr_ratios=lambda: target_pyramid(module, 'sr_ratio'),
+                 grids=lambda: target_pyramid(module, 'pos_shape'))
+    return {k: make() for k, make in offer.items() if k in accepted}
+
+
+def _keep_loaded(module: nn.Module, checkpoint: str, whole: bool) -> None:
+    """Protect the loaded weights from the rest of ``init_weights``.
+
+    mmengine runs a non-'Pretrained' init_cfg *before* the children's own
+    ``init_weights`` (which re-draw e.g. mmpretrain FFN weights), and mmpretrain's
+    ViT re-draws ``pos_embed`` unless ``init_cfg['type'] == 'Pretrained'``. So the
+    children (and, when loaded as a submodule of its parent, the module itself) are
+    marked initialized, and the module's init_cfg now says the weights came from a
+    pretrained checkpoint.
+    """
+    for sub in module.modules():
+        if isinstance(sub, BaseModule) and (whole or sub is not module):
+            sub._is_init = True
+    if isinstance(module, BaseModule):
+        module.init_cfg = dict(type='Pretrained', checkpoint=checkpoint,
+                               loaded_by='MIMPretrained')
+
+
+@WEIGHT_INITIALIZERS.register_module()
+class MIMPretrained:
+    """Initialize a backbone from an mmmim (or mmpretrain-style) checkpoint.
+
+    Args:
+        checkpoint: path or URL of the checkpoint.
+        target: 'mmpretrain' | 'timm' | 'mmseg' | 'mmdet'; inferred from the module.
+        family: 'vit' | 'swin' | 'pvt'; detected from the checkpoint keys.
+        src_grid: patch grid of the checkpoint's position embedding when it is not
+            square.
+        submodule: load into this child of the module the init_cfg belongs to
+            (``'backbone'`` when set on the whole model). Needed for backbones
+            that read their init_cfg checkpoint themselves (mmdet / mmseg Swin,
+            mmdet PVT): their own loading is then skipped.
+    """
+
+    def __init__(self, checkpoint: str, target: Optional[str] = None,
+                 family: Optional[str] = None, src_grid: Optional[Tuple[int, int]] = None,
+                 submodule: Optional[str] = None) -> None:
+        self.checkpoint = checkpoint
+        self.target = target
+        self.family = family
+        self.src_grid = src_grid
+        self.submodule = submodule
+
+    def __call__(self, module: nn.Module) -> LoadReport:
+        if not self.checkpoint:
+            raise ValueError('MIMPretrained needs a checkpoint: set '
+                             'model.backbone.init_cfg.checkpoint (mim_dist_train.sh '
+                             'passes PRETRAIN there)')
+        if self.submodule:
+            module = module.get_submodule(self.submodule)
+        state = load_weights(self.checkpoint)
+        family = self.family or detect_family(state)
+        converter = get_converter(family, self.target or infer_target(module))
+        converted, report = converter(state, **converter_kwargs(converter, module,
+                                                                self.src_grid))
+        report.source += f' from {self.checkpoint}'
+        load_converted(module, converted, report, converter.expected_missing, check=False)
+        print_log('\n' + report.summary(), logger='current')
+        report.check()
+        _keep_loaded(module, self.checkpoint, whole=bool(self.submodule))
+        if hasattr(module, '_params_init_info'):
+            update_init_info(module, init_info=f'MIMPretrained: {self.checkpoint}')
+        return report
+
+
+# mmengine resolves 'scope.Name' only for direct children of its root registry, and
+# mmmim's registries are grandchildren (root -> mmpretrain -> mmmim). Registering the
+# initializer in the root too lets mmseg / mmdet / mmpretrain-scoped configs use
+# ``type='MIMPretrained'`` by plain name.
+if ROOT_WEIGHT_INITIALIZERS.get('MIMPretrained') is None:
+    ROOT_WEIGHT_INITIALIZERS.register_module(module=MIMPretrained)

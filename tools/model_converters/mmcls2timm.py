@@ -1,0 +1,32 @@
+"""Convert an mm-style ViT checkpoint (mmmim pretraining ``encoder.*``, mmpretrain /
+mmselfsup ``backbone.*``, or stripped keys) to timm keys, saved as
+``{'model': state_dict}`` (loads into ``timm.create_model('vit_base_patch16_224')``).
+
+    python tools/model_converters/mmcls2timm.py SRC DST
+
+Prints the load report; exits with status 1, writing nothing, when the backbone did
+not convert completely. ``convert.py`` does the same for every family and target.
+"""
+import argparse
+import sys
+
+import mmmim.converters as converters
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('src', help='mm-style ViT checkpoint')
+    parser.add_argument('dst', help='timm checkpoint to write')
+    args = parser.parse_args(argv)
+    try:
+        _, report = converters.files.convert_file(args.src, args.dst, 'timm', 'vit')
+    except (converters.ConversionError, ValueError, KeyError) as err:
+        print(f'conversion failed: {err}', file=sys.stderr)
+        return 1
+    print(report.summary())
+    print(f'saved {len(report.matched)} tensors to {args.dst}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
