@@ -61,3 +61,20 @@ def convert_file(src: str, dst: str, target: str, family: Optional[str] = None,
     Path(dst).parent.mkdir(parents=True, exist_ok=True)
     torch.save(save_layout(converted, converter.file_layout), dst)
     return converted, report
+
+
+def convert_file_cli(src: str, dst: str, target: str, family: Optional[str] = None,
+                     **kwargs) -> int:
+    """:func:`convert_file` for command-line tools: prints the load report, or the
+    reason on stderr; returns the exit status (1 on failure, nothing written)."""
+    import sys
+
+    from .report import ConversionError
+    try:
+        _, report = convert_file(src, dst, target, family, **kwargs)
+    except (ConversionError, ValueError, KeyError) as err:
+        print(f'conversion failed: {err}', file=sys.stderr)
+        return 1
+    print(report.summary())
+    print(f'saved {len(report.matched)} tensors to {dst}')
+    return 0

@@ -104,7 +104,7 @@ def test_benchmark_config__amp_on_cpu_runs_in_bf16(tmp_path):
 
 def test_input_size__train_pipeline_crop_unless_overridden():
     cfg = Config.fromfile(str(DEMO))
-    assert input_size(cfg) == (96, 96)
+    assert input_size(cfg) == (128, 128)  # the demo crop (configs/_base_/datasets/demo.py)
     assert input_size(cfg, override=48) == (48, 48)
 
 

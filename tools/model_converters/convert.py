@@ -34,15 +34,9 @@ def parse_args(argv=None):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    try:
-        _, report = converters.files.convert_file(
-            args.src, args.dst, args.to, args.family, args.img_size, args.window_size)
-    except (converters.ConversionError, ValueError, KeyError) as err:
-        print(f'conversion failed: {err}', file=sys.stderr)
-        return 1
-    print(report.summary())
-    print(f'saved {len(report.matched)} tensors to {args.dst}')
-    return 0
+    return converters.files.convert_file_cli(args.src, args.dst, args.to, args.family,
+                                             img_size=args.img_size,
+                                             window_size=args.window_size)
 
 
 if __name__ == '__main__':

@@ -18,14 +18,7 @@ def main(argv=None) -> int:
     parser.add_argument('src', help='mm-style ViT checkpoint')
     parser.add_argument('dst', help='timm checkpoint to write')
     args = parser.parse_args(argv)
-    try:
-        _, report = converters.files.convert_file(args.src, args.dst, 'timm', 'vit')
-    except (converters.ConversionError, ValueError, KeyError) as err:
-        print(f'conversion failed: {err}', file=sys.stderr)
-        return 1
-    print(report.summary())
-    print(f'saved {len(report.matched)} tensors to {args.dst}')
-    return 0
+    return converters.files.convert_file_cli(args.src, args.dst, 'timm', 'vit')
 
 
 if __name__ == '__main__':
