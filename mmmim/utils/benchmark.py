@@ -3,8 +3,10 @@
 For each config: build the config's model (its real architecture) and the optimizer
 wrapper of its ``optim_wrapper``, then time ``model.train_step`` (data preprocessor ->
 loss -> backward -> optimizer step) on a batch of scikit-image's photographs cut to
-the config's input size and packed by the config's collate function. Every config
-runs in a fresh subprocess, so a CPU run's peak RSS is that config's own.
+the config's input size and packed by the config's collate function, or, with
+``--pipeline``, on batches the config's own train pipeline made from them (see
+:mod:`mmmim.utils.benchmark_data`). Every config runs in a fresh subprocess, so a CPU
+run's peak RSS is that config's own.
 
     python -m mmmim.utils.benchmark CONFIG [CONFIG ...] --batch-size N --iters K
 
@@ -22,19 +24,25 @@ import time
 import traceback
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, List, Optional, Sequence, Tuple
+from typing import Iterator, List, Optional, Sequence, Tuple, Union
 
-import numpy as np
 import torch
 from mmengine.config import Config
 from mmengine.optim import AmpOptimWrapper, OptimWrapper, build_optim_wrapper
 from mmengine.registry import OPTIM_WRAPPERS
 from torch import nn
 
+from .benchmark_data import (
+    MAX_PIPELINE_BATCHES,
+    PHOTOS,
+    batch_image_size,
+    pack_batch,
+    photo,
+    photo_batch,
+    pipeline_batches,
+)
 from .config import (
-    HW,
     build_model_from_cfg,
-    collate_function,
     config_scope,
     input_size,
     load_config,
@@ -42,12 +50,9 @@ from .config import (
 )
 
 __all__ = ['benchmark_config', 'run_isolated', 'photo_batch', 'pack_batch',
-           'build_benchmark_optim_wrapper', 'add_ratios', 'format_table', 'main']
+           'pipeline_batches', 'build_benchmark_optim_wrapper', 'add_ratios',
+           'format_table', 'main', 'PHOTOS', 'photo']
 
-# Photographs bundled in the scikit-image wheel (readable offline); grey ones become RGB.
-PHOTOS = ('astronaut', 'chelsea', 'coffee', 'rocket', 'hubble_deep_field',
-          'immunohistochemistry', 'retina', 'cell', 'camera', 'coins', 'moon', 'clock',
-          'grass', 'gravel', 'brick', 'page', 'text')
 AMP_ONLY_KEYS = ('loss_scale', 'dtype', 'use_fsdp')
 FIGURES = ('images_per_s', 'sec_per_iter', 'peak_mem_mb', 'params', 'params_trainable')
 
@@ -63,40 +68,6 @@ def stage(name: str) -> Iterator[None]:
         yield
     except Exception as error:
         raise StageError(f'{name}: {type(error).__name__}: {error}') from error
-
-
-# ----------------------------------------------------------------------------- input
-
-def photo(name: str, hw: HW) -> torch.Tensor:
-    """A scikit-image photograph as uint8 ``[3, h, w]`` in BGR (the order mmcv's image
-    loading gives the pipeline): scaled to cover ``hw``, centre crop."""
-    from PIL import Image
-    from skimage import data
-    image = Image.fromarray(getattr(data, name)()).convert('RGB')
-    h, w = hw
-    scale = max(h / image.height, w / image.width)
-    image = image.resize((max(w, round(image.width * scale)),
-                          max(h, round(image.height * scale))), Image.BICUBIC)
-    left, top = (image.width - w) // 2, (image.height - h) // 2
-    array = np.asarray(image.crop((left, top, left + w, top + h)))[..., ::-1]  # RGB -> BGR
-    return torch.from_numpy(array.copy()).permute(2, 0, 1).contiguous()
-
-
-def photo_batch(batch_size: int, hw: HW) -> List[torch.Tensor]:
-    """``batch_size`` uint8 ``[3, h, w]`` photographs, cycling through :data:`PHOTOS`."""
-    names = [PHOTOS[i % len(PHOTOS)] for i in range(batch_size)]
-    photos = {name: photo(name, hw) for name in set(names)}
-    return [photos[name] for name in names]
-
-
-def pack_batch(cfg: Config, images: Sequence[torch.Tensor]) -> dict:
-    """Samples as the train pipeline's ``PackInputs`` leaves them (``inputs`` and an
-    empty ``DataSample``), collated by the config's collate function."""
-    from mmpretrain.structures import DataSample
-    samples = [dict(inputs=image, data_samples=DataSample(metainfo=dict(
-        img_shape=tuple(image.shape[-2:]), ori_shape=tuple(image.shape[-2:]))))
-        for image in images]
-    return collate_function(cfg)(samples)
 
 
 # ------------------------------------------------------------------- optimizer wrapper
@@ -203,17 +174,24 @@ def _sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def timed_train_steps(model: nn.Module, wrapper: OptimWrapper, batch: dict, warmup: int,
-                      iters: int, device: str) -> Tuple[float, float]:
+def timed_train_steps(model: nn.Module, wrapper: OptimWrapper,
+                      batches: Union[dict, Sequence[dict]], warmup: int, iters: int,
+                      device: str) -> Tuple[float, float]:
     """Seconds spent in ``iters`` train steps after ``warmup`` untimed ones, and the
-    last loss. The loss is read every step, as the Runner's logging does."""
+    last loss; step ``i`` trains on ``batches[i % len(batches)]`` (one dict: every
+    step). The loss is read every step, as the Runner's logging does."""
+    batches = [batches] if isinstance(batches, dict) else list(batches)
+
+    def step(i: int) -> float:
+        return float(model.train_step(dict(batches[i % len(batches)]), wrapper)['loss'])
+
     loss = float('nan')
-    for _ in range(warmup):
-        loss = float(model.train_step(dict(batch), wrapper)['loss'])
+    for i in range(warmup):
+        loss = step(i)
     _sync(device)
     start = time.perf_counter()
-    for _ in range(iters):
-        loss = float(model.train_step(dict(batch), wrapper)['loss'])
+    for i in range(warmup, warmup + iters):
+        loss = step(i)
     _sync(device)
     return time.perf_counter() - start, loss
 
@@ -229,9 +207,14 @@ def peak_memory_mb(device: str) -> Tuple[float, str]:
 def benchmark_config(config: str, batch_size: int, iters: int, warmup: int = 1,
                      amp: bool = False, image_size: Optional[int] = None,
                      cfg_options: Optional[Sequence[str]] = None, device: str = 'cpu',
-                     seed: int = 0) -> dict:
+                     seed: int = 0, pipeline: bool = False) -> dict:
     """Benchmark one config in this process (run it in a fresh process for a peak RSS
-    of its own). Raises :class:`StageError` naming the stage that failed."""
+    of its own). ``pipeline``: train on batches of the config's own train pipeline
+    (its crop sets the input size; ``image_size`` must be None). Raises
+    :class:`StageError` naming the stage that failed."""
+    if pipeline and image_size:
+        raise ValueError('image_size does not apply with pipeline: the pipeline sets '
+                         'the input size (change its crop with cfg_options)')
     with stage('load config'):
         cfg = load_config(config, parse_cfg_options(cfg_options))
     dtype = amp_dtype(device) if amp else None
@@ -244,12 +227,18 @@ def benchmark_config(config: str, batch_size: int, iters: int, warmup: int = 1,
             wrapper = build_benchmark_optim_wrapper(model, cfg, dtype, device)
             wrapper.initialize_count_status(model, 0, warmup + iters)
         with stage('prepare batch'):
-            hw = input_size(cfg, image_size)
-            batch = pack_batch(cfg, photo_batch(batch_size, hw))
+            if pipeline:
+                batches = pipeline_batches(cfg, batch_size,
+                                           min(warmup + iters, MAX_PIPELINE_BATCHES), seed)
+                hw = batch_image_size(batches[0])
+            else:
+                hw = input_size(cfg, image_size)
+                batches = [pack_batch(cfg, photo_batch(batch_size, hw))]
         if device.startswith('cuda'):
             torch.cuda.reset_peak_memory_stats()
         with stage('train step'):
-            seconds, loss = timed_train_steps(model, wrapper, batch, warmup, iters, device)
+            seconds, loss = timed_train_steps(model, wrapper, batches, warmup, iters,
+                                              device)
     peak_mb, peak_kind = peak_memory_mb(device)
     return dict(
         config=config, error=None, model=type(model).__name__,
@@ -260,6 +249,7 @@ def benchmark_config(config: str, batch_size: int, iters: int, warmup: int = 1,
         params=sum(p.numel() for p in model.parameters()),
         params_trainable=sum(p.numel() for p in model.parameters() if p.requires_grad),
         loss=loss, batch_size=batch_size, iters=iters, warmup=warmup, image_size=list(hw),
+        data='pipeline' if pipeline else 'photos', distinct_batches=len(batches),
         device=device, dtype=str(dtype or torch.float32).replace('torch.', ''),
         num_threads=torch.get_num_threads(), torch_version=torch.__version__)
 
@@ -276,6 +266,8 @@ def worker_options(args: argparse.Namespace) -> List[str]:
             '--warmup', str(args.warmup), '--device', args.device, '--seed', str(args.seed)]
     if args.amp:
         argv.append('--amp')
+    if args.pipeline:
+        argv.append('--pipeline')
     if args.image_size:
         argv += ['--image-size', str(args.image_size)]
     if args.cfg_options:
@@ -308,7 +300,7 @@ def worker_main(args: argparse.Namespace) -> int:
     try:
         result = benchmark_config(config, args.batch_size, args.iters, args.warmup,
                                   args.amp, args.image_size, args.cfg_options,
-                                  args.device, args.seed)
+                                  args.device, args.seed, args.pipeline)
     except Exception as error:  # reported as this config's record, never raised
         traceback.print_exc()
         cause = str(error) if isinstance(error, StageError) else \
@@ -354,8 +346,10 @@ def format_table(results: List[dict]) -> str:
         r = ran[0]
         memory = ('CUDA max allocated' if r['peak_mem_kind'] == 'cuda_max_allocated'
                   else 'peak RSS of a fresh process per config')
+        data = (f"the configs' train pipelines ({r['distinct_batches']} batches cycled)"
+                if r.get('data') == 'pipeline' else 'photographs, one batch')
         lines.append(f"batch {r['batch_size']}, {r['iters']} timed iterations after "
-                     f"{r['warmup']} warm-up, {r['device']} {r['dtype']}, "
+                     f"{r['warmup']} warm-up, data: {data}, {r['device']} {r['dtype']}, "
                      f"{r['num_threads']} threads, torch {r['torch_version']}; "
                      f"memory: {memory}; ratios vs {r['config']}")
     lines += [f"FAILED {r['config']}: {r['error']}" for r in results if r.get('error')]
@@ -373,6 +367,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--image-size', type=int, default=None,
                         help='square input size; default: the train pipeline crop, '
                         'else the model img_size')
+    parser.add_argument('--pipeline', action='store_true',
+                        help="batches made by each config's own train pipeline from the "
+                        'demo photographs (before timing), e.g. for algorithms reading a '
+                        'mask the pipeline stores; its crop sets the input size')
     parser.add_argument('--device', choices=('cpu', 'cuda'), default=None,
                         help='default: cuda when available')
     parser.add_argument('--seed', type=int, default=0)
@@ -383,6 +381,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.iters < 1 or args.batch_size < 1 or args.warmup < 0:
         parser.error('--iters and --batch-size must be >= 1, --warmup >= 0')
+    if args.pipeline and args.image_size:
+        parser.error('--image-size does not apply with --pipeline: the pipeline sets the '
+                     'input size (change its crop with --cfg-options)')
     args.device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')
     return args
 

@@ -12,7 +12,8 @@ from mmengine.registry import FUNCTIONS, MODELS, DefaultScope
 from torch import nn
 
 __all__ = ['load_config', 'parse_cfg_options', 'config_scope', 'model_config',
-           'build_model_from_cfg', 'import_mmmim_modules', 'input_size', 'collate_function']
+           'build_model_from_cfg', 'import_mmmim_modules', 'input_size', 'train_pipeline',
+           'collate_function']
 
 MMMIM_MODULES = ('mmmim.models', 'mmmim.engine', 'mmmim.datasets')
 # Keys of a crop transform that give its output size, with the order of a pair:
@@ -119,12 +120,17 @@ def _find_key(node, key: str):
     return None
 
 
+def train_pipeline(cfg: Config) -> list:
+    """The transforms of ``train_dataloader.dataset`` (looking through dataset wrappers),
+    else a top-level ``train_pipeline``; ``[]`` when the config has neither."""
+    dataset = (cfg.get('train_dataloader') or {}).get('dataset')
+    return _find_pipeline(dataset) or list(cfg.get('train_pipeline') or [])
+
+
 def pipeline_crop_size(cfg: Config) -> Optional[HW]:
     """Output size ``(h, w)`` of the last crop of the train pipeline, if any."""
-    dataset = (cfg.get('train_dataloader') or {}).get('dataset')
-    transforms = _find_pipeline(dataset) or list(cfg.get('train_pipeline') or [])
     size = None
-    for transform in transforms:
+    for transform in train_pipeline(cfg):
         if not (isinstance(transform, dict) and 'Crop' in str(transform.get('type', ''))):
             continue
         for key, order in CROP_SIZE_KEYS:
@@ -152,6 +158,14 @@ def collate_function(cfg: Config):
         return spec
     spec = dict(copy.deepcopy(spec))
     function = spec.pop('type')
+    # A config inheriting another package's (``_base_ = 'mmpretrain::...'``) gets
+    # that package's scope as ``_scope_`` on its dicts; look the function up there.
+    scope = spec.pop('_scope_', None)
     if isinstance(function, str):
-        function = FUNCTIONS.get(function)
+        with FUNCTIONS.switch_scope_and_registry(scope) as registry:
+            found = registry.get(function)
+        if found is None:
+            raise KeyError(f'collate_fn {function} is not in the {registry.scope}::function '
+                           'registry')
+        function = found
     return partial(function, **spec)

@@ -1,6 +1,8 @@
 """tools/analysis_tools/benchmark_pretrain.py on tiny configs derived from the demo
 config: one record per config, sane figures, ratios against the first config, and a
-config that fails to build reported by name while the others still run."""
+config that fails to build reported by name while the others still run; with
+``--pipeline``, batches of the config's own train pipeline, which lets mmpretrain's
+SimMIM (reading the mask its pipeline makes) run through the tool."""
 import json
 import math
 import subprocess
@@ -12,12 +14,21 @@ import torch
 from mmengine.config import Config
 from mmengine.optim import AmpOptimWrapper, OptimWrapper
 
-from mmmim.utils.benchmark import benchmark_config, photo_batch, precision_counterpart
-from mmmim.utils.config import input_size
+from mmmim.utils.benchmark import (
+    benchmark_config,
+    parse_args,
+    photo_batch,
+    pipeline_batches,
+    precision_counterpart,
+)
+from mmmim.utils.config import config_scope, input_size, load_config
 
 ROOT = Path(__file__).parents[2]
 CLI = ROOT / 'tools' / 'analysis_tools' / 'benchmark_pretrain.py'
 DEMO = ROOT / 'configs' / 'demo' / 'mae_vit-tiny_demo.py'
+PEER_SIMMIM = ROOT / 'configs' / 'benchmarks' / 'peers' / 'mmpretrain_simmim_swin-tiny-w8_256px.py'
+# The demo pipeline (load, RandomResizedCrop, flip, pack) cropping to the tiny size.
+PIPELINE_32PX = ['train_dataloader.dataset.pipeline.1.scale=32']
 
 TINY = """_base_ = '{demo}'
 model = dict(
@@ -106,6 +117,69 @@ def test_input_size__train_pipeline_crop_unless_overridden():
     cfg = Config.fromfile(str(DEMO))
     assert input_size(cfg) == (128, 128)  # the demo crop (configs/_base_/datasets/demo.py)
     assert input_size(cfg, override=48) == (48, 48)
+
+
+def test_benchmark_config__pipeline_batches_from_the_config_pipeline(tmp_path):
+    paths = write_configs(tmp_path)
+    record = benchmark_config(str(paths['tiny_small']), batch_size=2, iters=2, warmup=1,
+                              device='cpu', pipeline=True, cfg_options=PIPELINE_32PX)
+    assert record['error'] is None and math.isfinite(record['loss']), record
+    assert record['images_per_s'] > 0 and record['peak_mem_mb'] > 0
+    assert (record['data'], record['distinct_batches'], record['image_size']) == (
+        'pipeline', 3, [32, 32])  # the size is the pipeline's crop
+
+
+def test_pipeline_batches__distinct_seeded_batches_of_the_pipeline(tmp_path):
+    paths = write_configs(tmp_path)
+    cfg = load_config(str(paths['tiny_small']), {'train_dataloader.dataset.pipeline.1.scale': 24})
+    with config_scope(cfg):
+        first, second = pipeline_batches(cfg, batch_size=3, num_batches=2, seed=1)
+        again = pipeline_batches(cfg, batch_size=3, num_batches=1, seed=1)[0]
+    assert first['inputs'].shape == (3, 3, 24, 24) and first['inputs'].dtype == torch.uint8
+    assert len(first['data_samples']) == 3
+    assert not torch.equal(first['inputs'], second['inputs'])  # other photographs
+    assert torch.equal(first['inputs'], again['inputs'])  # same seed, same crops
+
+
+def test_parse_args__image_size_conflicts_with_pipeline():
+    assert parse_args(['c.py', '--batch-size', '1', '--iters', '1', '--pipeline']).pipeline
+    with pytest.raises(SystemExit):
+        parse_args(['c.py', '--batch-size', '1', '--iters', '1', '--pipeline',
+                    '--image-size', '32'])
+
+
+def test_benchmark__mmpretrain_simmim_peer_runs_with_its_pipeline_mask(tmp_path):
+    """mmpretrain's SimMIM Swin-T (its code, its pipeline's SimMIMMaskGenerator) at
+    64 px, where window 2 divides every stage map (16/8/4/2)."""
+    out = tmp_path / 'peer.json'
+    command = [sys.executable, str(CLI), str(PEER_SIMMIM), '--pipeline', '--batch-size', '2',
+               '--iters', '1', '--warmup', '1', '--device', 'cpu', '--json', str(out),
+               '--cfg-options', 'model.backbone.img_size=64',
+               'model.backbone.stage_cfgs.block_cfgs.window_size=2',
+               'train_dataloader.dataset.pipeline.1.scale=64',
+               'train_dataloader.dataset.pipeline.3.input_size=64']
+    proc = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert out.exists(), proc.stderr[-3000:]
+    (record,) = json.loads(out.read_text())
+    assert record['error'] is None and proc.returncode == 0, proc.stderr[-3000:]
+    assert (record['model'], record['data_preprocessor']) == ('SimMIM', 'SelfSupDataPreprocessor')
+    assert record['image_size'] == [64, 64] and record['data'] == 'pipeline'
+    assert math.isfinite(record['loss']) and record['images_per_s'] > 0
+    assert 29e6 < record['params'] < 31e6  # Swin-T + linear decoder, as our SimMIM Swin-T
+
+
+def test_peer_simmim_config__swin_tiny_at_256px():
+    cfg = Config.fromfile(str(PEER_SIMMIM))
+    backbone = cfg.model.backbone
+    assert cfg.default_scope == 'mmpretrain' and cfg.model.type == 'SimMIM'
+    assert (backbone.arch, backbone.img_size, backbone.stage_cfgs.block_cfgs.window_size) == (
+        'tiny', 256, 8)
+    assert cfg.model.neck.in_channels == 768
+    mask = next(t for t in cfg.train_dataloader.dataset.pipeline
+                if t['type'] == 'SimMIMMaskGenerator')
+    assert (mask.input_size, mask.mask_patch_size, mask.model_patch_size, mask.mask_ratio) == (
+        256, 32, 4, 0.6)
+    assert input_size(cfg) == (256, 256)
 
 
 def test_photo_batch__distinct_uint8_chw_photographs_at_size():
