@@ -1,6 +1,9 @@
-"""PVT (v1) converter: mmmim ``MaskedPVT`` (= mmdet PyramidVisionTransformer keys)
-to mmdet. timm, mmpretrain and mmseg have no PVT v1 (timm's ``pvt_v2`` is another
-architecture), so mmdet is the only target.
+"""PVT (v1) converters: mmmim ``MaskedPVT`` (= mmdet PyramidVisionTransformer keys)
+to mmdet, and to mmpretrain classifiers. timm, mmpretrain and mmseg have no PVT v1
+(timm's ``pvt_v2`` is another architecture): mmdet's PVT is the detection target,
+and mmpretrain's ``ImageClassifier`` takes our ``MaskedPVT`` itself as its backbone
+(``out_indices=(3,)``, ``out_final_norm=True``: a tuple with the last stage normed,
+as the original PVT classifies), so ``pvt->mmpretrain`` keeps every key and shape.
 
 Source keys (after the prefix is stripped)::
 
@@ -13,7 +16,9 @@ Source keys (after the prefix is stripped)::
 Our spatial reduction is average pooling then a 1x1 conv (``[C, C, 1, 1]``); it
 becomes mmdet's strided ``[C, C, r, r]`` conv for the target's ratios, exactly.
 mmdet's PVT reads ``state_dict`` keys without a prefix (a raw pretraining
-checkpoint given to its ``init_cfg`` would load nothing).
+checkpoint given to its ``init_cfg`` would load nothing). For ``pvt->mmpretrain`` the
+pooled form stays (it serves any ratio), and a target without the final norm
+(``final_norm=False``) has it listed as dropped on purpose.
 """
 import re
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -115,4 +120,29 @@ def pvt_to_mmdet(checkpoint: dict, sr_ratios: Optional[Sequence[int]] = None,
         _resize_positions(pvt, grids, report)
     report.matched = sorted(pvt)
     report.optional = {k: 'final norm (mmdet builds none)' for k in pvt if k.startswith('norm.')}
+    return pvt, report
+
+
+@register_converter('pvt', 'mmpretrain', expected_missing=(r'^head\.',), file_layout='backbone')
+def pvt_to_mmpretrain(checkpoint: dict, sr_ratios: Optional[Sequence[int]] = None,
+                      grids: Optional[Sequence[Grid]] = None) -> Tuple[StateDict, LoadReport]:
+    """PVT -> ``MaskedPVT`` as an mmpretrain ``ImageClassifier`` backbone (same keys).
+
+    Args:
+        sr_ratios: the target's spatial-reduction ratios; the pooled 1x1 reductions
+            are ratio-independent and kept as they are (only noted).
+        grids: per-stage position grids of the target (resized when they differ).
+    """
+    pvt, report, _ = parse_pvt(checkpoint, 'pvt->mmpretrain')
+    if pvt:
+        pooled = all(v.shape[-1] == 1 for k, v in pvt.items() if k.endswith('attn.sr.weight'))
+        ratios = f' for sr_ratios {tuple(sr_ratios)}' if sr_ratios else ''
+        report.notes.append(f'spatial reduction kept as pooled 1x1 convs (ratio-independent)'
+                            f'{ratios}' if pooled else 'spatial reduction given as strided '
+                            'convs (an mmdet PVT checkpoint?): MaskedPVT needs the pooled '
+                            '1x1 form')
+        _resize_positions(pvt, grids, report)
+    report.matched = sorted(pvt)
+    report.optional = {k: 'final norm (the target has final_norm=False)'
+                       for k in pvt if k.startswith('norm.')}
     return pvt, report

@@ -133,6 +133,7 @@ TINY_BACKBONES = {
                                  dict(type='MaskedPVT', pretrain_img_size=64, **TINY_PVT),
                                  64, 32, 4 + 2),
 }
+TINY_BACKBONES['MaskedPVT'] = TINY_BACKBONES['PyramidVisionTransformer']  # our PVT classifier
 
 
 def tiny_encoder_checkpoint(encoder_cfg: dict, path: Path) -> None:

@@ -74,11 +74,19 @@ class MaskedPVT(PyramidVisionTransformer):
         secondary_token: learnable token for secondary masking (compact mode).
         fixed_pos_embed: frozen sin-cos position embeddings.
         final_norm: LayerNorm on the last stage's tokens.
+        out_final_norm: the plain (no-mask) forward applies ``norm`` to the last
+            stage's map, as the original PVT does before classification. False
+            (default) gives mmdet's maps exactly (mmdet builds no final norm). Needs
+            ``final_norm`` and the last stage in ``out_indices``.
+
+    Without masks the forward returns a tuple of the ``out_indices`` stage maps
+    ``[B, C_i, H_i, W_i]`` (mmdet's necks take it; mmpretrain's necks need a tuple).
     """
 
     def __init__(self, pretrain_img_size=224, sr_ratios=(8, 4, 2, 1), drop_path_rate=0.,
                  masking: str = 'compact', secondary_token: bool = False,
-                 fixed_pos_embed: bool = True, final_norm: bool = True, **kwargs) -> None:
+                 fixed_pos_embed: bool = True, final_norm: bool = True,
+                 out_final_norm: bool = False, **kwargs) -> None:
         if masking not in MASKING_MODES:
             raise ValueError(f'masking must be one of {MASKING_MODES}, got {masking!r}')
         kwargs.setdefault('convert_weights', False)
@@ -87,6 +95,10 @@ class MaskedPVT(PyramidVisionTransformer):
         for attn in self.modules():
             if isinstance(attn, SpatialReductionAttention) and attn.sr_ratio > 1:
                 attn.sr = PooledReduction(attn.embed_dims, attn.sr_ratio)
+        if out_final_norm and not (final_norm and self.num_stages - 1 in self.out_indices):
+            raise ValueError('out_final_norm needs final_norm=True and the last stage '
+                             f'({self.num_stages - 1}) in out_indices {self.out_indices}')
+        self.out_final_norm = out_final_norm
         self.masking = masking
         self.fixed_pos_embed = fixed_pos_embed
         dims = [self.embed_dims * h for h in self.num_heads]
@@ -129,12 +141,18 @@ class MaskedPVT(PyramidVisionTransformer):
                 attn.sr.pool = max(1, attn.sr_ratio // 2) if compact else attn.sr_ratio
 
     def forward(self, x: torch.Tensor, masks: Optional[MaskSet] = None):
-        """Without masks: mmdet's list of stage maps (full-grid SR ratios). With
+        """Without masks: a tuple of the ``out_indices`` stage maps (full-grid SR
+        ratios; the last one normed by ``norm`` when ``out_final_norm``). With
         masks: :class:`EncoderOutput`, ``taps['stage{i}']`` each stage's output."""
         compact = masks is not None and self.masking == 'compact'
         self.set_reduction(compact)
         if masks is None:
-            return super().forward(x)
+            outs = list(super().forward(x))
+            if self.out_final_norm:                 # the last stage is the last output
+                last = outs[-1]
+                tokens = self.norm(last.flatten(2).transpose(1, 2))
+                outs[-1] = nlc_to_nchw(tokens, last.shape[-2:])
+            return tuple(outs)
         choice = window_choice(masks.visible, masks.grid) if compact else None
         full_hw = x.shape[-2:]
         taps, tap_hw = {}, {}
