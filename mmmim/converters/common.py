@@ -87,6 +87,13 @@ def split_backbone(checkpoint: dict) -> Tuple[StateDict, str, Dict[str, str]]:
     return state, f'backbone keys without prefix at {where}', {}
 
 
+
+def backbone_and_report(checkpoint: dict, converter: str) -> Tuple[StateDict, LoadReport]:
+    """:func:`split_backbone` plus a fresh :class:`LoadReport` for ``converter``
+    that already records the layout found and what was dropped on purpose."""
+    backbone, source, dropped = split_backbone(checkpoint)
+    return backbone, LoadReport(converter, source=source, dropped_on_purpose=dropped)
+
 def guess_family(keys: Sequence[str]) -> Optional[str]:
     """The family whose key signature these (stripped) keys carry, if any."""
     for family, patterns in FAMILY_SIGNATURES.items():

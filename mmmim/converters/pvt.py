@@ -23,7 +23,7 @@ pooled form stays (it serves any ratio), and a target without the final norm
 import re
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from .common import StateDict, guess_family, register_converter, split_backbone
+from .common import StateDict, backbone_and_report, guess_family, register_converter
 from .pos_embed import Grid, resize_abs_pos_embed
 from .report import LoadReport
 
@@ -38,8 +38,7 @@ PVT_S_SR_RATIOS = (8, 4, 2, 1)
 
 def parse_pvt(checkpoint: dict, converter: str) -> Tuple[StateDict, LoadReport, List[int]]:
     """Recognise PVT tensors. Returns (tensors, report, blocks per stage)."""
-    backbone, source, dropped = split_backbone(checkpoint)
-    report = LoadReport(converter, source=source, dropped_on_purpose=dropped)
+    backbone, report = backbone_and_report(checkpoint, converter)
     pvt, blocks = {}, {}
     for key, value in backbone.items():
         part = _PART.match(key)

@@ -20,7 +20,7 @@ from typing import Dict, List, Sequence, Tuple, Union
 
 import torch
 
-from .common import StateDict, guess_family, register_converter, split_backbone
+from .common import StateDict, backbone_and_report, guess_family, register_converter
 from .pos_embed import resize_rel_pos_bias_table
 from .report import LoadReport
 
@@ -41,8 +41,7 @@ Window = Union[int, Sequence[int], None]
 
 def parse_swin(checkpoint: dict, converter: str) -> Tuple[StateDict, LoadReport, List[int]]:
     """Recognise mm-layout Swin tensors. Returns (tensors, report, blocks per stage)."""
-    backbone, source, dropped = split_backbone(checkpoint)
-    report = LoadReport(converter, source=source, dropped_on_purpose=dropped)
+    backbone, report = backbone_and_report(checkpoint, converter)
     swin, blocks = {}, {}
     for key, value in backbone.items():
         block = _BLOCK.match(key)

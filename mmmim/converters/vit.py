@@ -12,7 +12,7 @@ Source keys (mm layout, after the prefix is stripped)::
 import re
 from typing import Dict, List, Optional, Tuple
 
-from .common import StateDict, guess_family, register_converter, split_backbone
+from .common import StateDict, backbone_and_report, guess_family, register_converter
 from .pos_embed import Grid, resize_abs_pos_embed
 from .report import LoadReport
 
@@ -34,8 +34,7 @@ def parse_vit(checkpoint: dict, converter: str) -> Tuple[StateDict, LoadReport]:
     The report fails (``check``) when the stem or any block tensor is missing,
     blocks are not numbered 0..N-1, or nothing was recognised.
     """
-    backbone, source, dropped = split_backbone(checkpoint)
-    report = LoadReport(converter, source=source, dropped_on_purpose=dropped)
+    backbone, report = backbone_and_report(checkpoint, converter)
     vit, layers = {}, {}
     for key, value in backbone.items():
         block = _BLOCK.match(key)
