@@ -9,13 +9,13 @@ model = dict(
     masker=dict(_delete_=True, type='UniformMasker', unit_size=16, secondary_ratio=0.25),
     encoder=dict(img_size=256, window_size=8, masking='compact', secondary_token=True),
     levels=[
-        dict(tap='merged0', target='cell8',
+        dict(tap='merged0',
              decoder=dict(type='LocalMIMDecoder', dims=64, num_heads=4, scale=None)),
-        dict(tap='merged1', target='cell16',
+        dict(tap='merged1',
              decoder=dict(type='LocalMIMDecoder', dims=128, num_heads=4, scale=None)),
-        dict(tap='merged2', target='cell32', decoder=dict(
+        dict(tap='merged2', decoder=dict(
             type='LocalMIMDecoder', dims=128, num_heads=4, scale=None, upsample=2)),
-        dict(tap='out', target='cell32', decoder=dict(
+        dict(tap='out', decoder=dict(
             type='LocalMIMDecoder', dims=128, num_heads=4, scale=None, upsample=2)),
     ])
 image_size = 256

@@ -5,10 +5,10 @@ _base_ = './localmim_vit-base-p16_8xb256-amp-coslr-1600e_in1k.py'
 model = dict(
     encoder=dict(arch='l'),
     levels=[
-        dict(tap='block1', target='cell4', decoder=dict(type='LocalMIMDecoder', scale=4)),
-        dict(tap='block3', target='cell8', decoder=dict(type='LocalMIMDecoder', scale=2)),
-        dict(tap='block21', target='cell16', decoder=dict(type='LocalMIMDecoder', scale=1)),
-        dict(tap='out', target='cell32', decoder=dict(type='LocalMIMDecoder', scale=0.5)),
+        dict(tap='block1', decoder=dict(type='LocalMIMDecoder', scale=4)),
+        dict(tap='block3', decoder=dict(type='LocalMIMDecoder', scale=2)),
+        dict(tap='block21', decoder=dict(type='LocalMIMDecoder', scale=1)),
+        dict(tap='out', decoder=dict(type='LocalMIMDecoder', scale=0.5)),
     ],
     target=dict(nbins=18, sobel_bias_std=0.19245))
 train_dataloader = dict(batch_size=512)

@@ -281,3 +281,14 @@ def test_swin_levels__targets_8_16_32_32_and_isolated_top_level(masking):
     for below in grads[:3]:
         assert all(g is None or not g.any() for g in below)
     assert any(g is not None and g.any() for g in grads[3])
+
+
+def test_level_scales__level_without_target_reads_the_target_scale_of_its_index():
+    from mmmim.models.algorithms.multi_level import level_scales
+    names = ('pix8', 'pix16', 'pix32', 'pix32')
+    levels = [dict(tap='merged0'), dict(tap='merged1', target='pix8'),
+              dict(tap='merged2'), dict(tap='out')]
+    assert level_scales(levels, names) == ['pix8', 'pix8', 'pix32', 'pix32']
+    assert level_scales([dict(target='a'), dict(target='b')], names) == ['a', 'b']
+    with pytest.raises(ValueError, match='3 levels but the target has scales'):
+        level_scales([dict(tap='x')] * 3, names)

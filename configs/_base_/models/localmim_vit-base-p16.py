@@ -10,10 +10,10 @@ model = dict(
     masker=dict(type='RandomMasker', ratio=0.75, unit_size=16),
     encoder=dict(type='MaskedViT', arch='b', img_size=224, patch_size=16),
     levels=[
-        dict(tap='block1', target='cell4', decoder=dict(type='LocalMIMDecoder', scale=4)),
-        dict(tap='block3', target='cell8', decoder=dict(type='LocalMIMDecoder', scale=2)),
-        dict(tap='block9', target='cell16', decoder=dict(type='LocalMIMDecoder', scale=1)),
-        dict(tap='out', target='cell32', decoder=dict(type='LocalMIMDecoder', scale=0.5)),
+        dict(tap='block1', decoder=dict(type='LocalMIMDecoder', scale=4)),
+        dict(tap='block3', decoder=dict(type='LocalMIMDecoder', scale=2)),
+        dict(tap='block9', decoder=dict(type='LocalMIMDecoder', scale=1)),
+        dict(tap='out', decoder=dict(type='LocalMIMDecoder', scale=0.5)),
     ],  # each level may also set `weight` (default 1.0)
     target=dict(type='HOGTarget', nbins=9, cell_sizes=(4, 8, 16, 32)),
     loss=dict(type='MaskedReconstructionLoss', criterion='mse'),

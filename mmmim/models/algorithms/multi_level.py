@@ -77,6 +77,18 @@ def with_block_taps(encoder: ModuleOrCfg, taps: Sequence[str]) -> ModuleOrCfg:
     return {**encoder, 'taps': tuple(blocks)} if blocks else encoder
 
 
+def level_scales(levels: List[dict], names: Sequence[str]) -> List[str]:
+    """Each level's target scale: its ``target`` key, else the target's scale of the
+    same index (``names[i]`` for level ``i``), so swapping the target (HOG for
+    pixels) needs no restated levels."""
+    if all('target' in level for level in levels):
+        return [level['target'] for level in levels]
+    if len(names) != len(levels):
+        raise ValueError(f'{len(levels)} levels but the target has scales {tuple(names)}: '
+                         'give each level a `target` scale')
+    return [level.get('target', name) for level, name in zip(levels, names)]
+
+
 @MODELS.register_module()
 class MultiLevelMaskedImageModel(MaskedImageModel):
     """LocalMIM: one decoder per tapped encoder level, each on its own target scale::
@@ -95,7 +107,8 @@ class MultiLevelMaskedImageModel(MaskedImageModel):
             :class:`MaskedImageModel`; ``target`` has a multi-scale interface
             (``names``, ``multi_scale``, ``grid(image_hw, name)``).
         levels: ``[dict(tap='block1', decoder=dict(...), target='cell4',
-            weight=1.0), ...]``; ``tap='out'`` is the encoder's final normed output.
+            weight=1.0), ...]``; ``tap='out'`` is the encoder's final normed output;
+            without ``target``, level ``i`` reads the target's scale ``names[i]``.
         isolate_levels: detach the main stream after every tap, so each level's
             encoder part is trained only by its own decoder.
     """
@@ -107,7 +120,7 @@ class MultiLevelMaskedImageModel(MaskedImageModel):
         taps = [level['tap'] for level in levels]
         super().__init__(masker, with_block_taps(encoder, taps), None, target, loss,
                          data_preprocessor, init_cfg)
-        scales = [level['target'] for level in levels]
+        scales = level_scales(levels, self.target.names)
         unknown = set(scales) - set(self.target.names)
         if unknown:
             raise KeyError(f'levels ask for scales {sorted(unknown)}; the target has '
