@@ -6,7 +6,7 @@
 # GPUS: processes on this node (one per GPU; on a CPU-only machine, CPU processes
 # talking over gloo). Environment:
 #   NNODES (1)  NODE_RANK (0)  MASTER_ADDR (127.0.0.1)  PORT (29500)
-#   PYTHON (python): the interpreter that has mmmim installed
+#   PYTHON: the interpreter that has mmmim installed (else tools/find_python.sh picks one)
 set -euo pipefail
 
 if [ $# -lt 2 ]; then
@@ -20,8 +20,8 @@ NNODES=${NNODES:-1}
 NODE_RANK=${NODE_RANK:-0}
 PORT=${PORT:-29500}
 MASTER_ADDR=${MASTER_ADDR:-127.0.0.1}
-PYTHON=${PYTHON:-python}
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+source "$ROOT/tools/find_python.sh"
 
 PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}" \
 exec "$PYTHON" -m torch.distributed.run \

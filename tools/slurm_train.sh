@@ -6,7 +6,7 @@
 # Environment:
 #   GPUS (8): processes in total        GPUS_PER_NODE (min(GPUS, 8))
 #   CPUS_PER_TASK (5)                   SRUN_ARGS: extra srun options, e.g. "--qos=high"
-#   PYTHON (python): the interpreter that has mmmim installed
+#   PYTHON: the interpreter that has mmmim installed (else tools/find_python.sh picks one)
 set -euo pipefail
 
 if [ $# -lt 3 ]; then
@@ -26,8 +26,8 @@ GPUS=${GPUS:-8}
 GPUS_PER_NODE=${GPUS_PER_NODE:-$((GPUS < 8 ? GPUS : 8))}
 CPUS_PER_TASK=${CPUS_PER_TASK:-5}
 SRUN_ARGS=${SRUN_ARGS:-}
-PYTHON=${PYTHON:-python}
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+source "$ROOT/tools/find_python.sh"
 
 # SRUN_ARGS is split into words on purpose (several options)
 # shellcheck disable=SC2086
