@@ -50,6 +50,10 @@ class CheckpointError(RuntimeError):
         self.problem = problem
 
 
+class MissingCheckpointError(CheckpointError, FileNotFoundError):
+    """There is no checkpoint file (also a ``FileNotFoundError``, as mmengine raises)."""
+
+
 def read_checkpoint(path: str, map_location: MapLocation = 'cpu', mmap: bool = False):
     """Load a checkpoint (local path or URL) without running code from it.
 
@@ -68,7 +72,7 @@ def read_checkpoint(path: str, map_location: MapLocation = 'cpu', mmap: bool = F
         path = osp.expanduser(path)
         if not osp.isfile(path):
             what = 'is a directory' if osp.isdir(path) else 'does not exist'
-            raise CheckpointError(path, f'the file {what}')
+            raise MissingCheckpointError(path, f'the file {what}')
     head = _head(path, remote)
     problem = _problem_of_bytes(path, head, remote)
     if problem:

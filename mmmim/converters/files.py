@@ -5,9 +5,9 @@ from typing import Optional, Sequence, Tuple
 
 import torch
 
-from .common import StateDict, get_converter, split_backbone
 from mmmim.checkpoint_io import CheckpointError, read_checkpoint
 
+from .common import StateDict, get_converter, split_backbone
 from .initializer import detect_family
 from .report import LoadReport
 

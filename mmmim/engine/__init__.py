@@ -16,9 +16,9 @@ from .runner import ResumableEpochBasedTrainLoop
 from .samplers import ResumableSampler
 
 __all__ = [
-    'AtomicCheckpointHook',    'GuardedAmpOptimWrapper', 'GuardedOptimWrapper', 'LayerDecayOptimWrapperConstructor',
-    'NonFiniteLossGuardMixin',
-    'RandomStateHook', 'ResumableEpochBasedTrainLoop', 'ResumableSampler', 'SkippedImagesHook',
+    'AtomicCheckpointHook', 'GuardedAmpOptimWrapper', 'GuardedOptimWrapper',
+    'LayerDecayOptimWrapperConstructor', 'NonFiniteLossGuardMixin', 'RandomStateHook',
+    'ResumableEpochBasedTrainLoop', 'ResumableSampler', 'SkippedImagesHook',
     'TrainSetupReportHook', 'capture_random_states', 'init_cpu_distributed',
     'preserved_random_states', 'resolve_amp_dtype', 'restore_random_states'
 ]
