@@ -57,6 +57,9 @@ def test_registered_name__gets_and_builds_from_its_registry_in_scope_mmmim(
         assert holders == [ROOT_WEIGHT_INITIALIZERS]
     else:
         assert holders == [registry]
+    module = getattr(obj, '__module__', '')
+    assert any(module == loc or module.startswith(loc + '.') for loc in registry._locations), \
+        f'{name} ({module}) lives outside the locations {registry._locations} of its registry'
     with DefaultScope.overwrite_default_scope('mmmim'):
         assert registry.get(name) is obj
         if not inspect.isclass(obj) or name in NEED_CONFIG:
