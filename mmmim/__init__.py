@@ -1,5 +1,8 @@
 """mmmim: efficient masked image modeling on the OpenMMLab stack."""
-from . import compat  # noqa: F401  (stack shims; must run before anything loads)
+from . import (
+    checkpoint_io,  # noqa: F401  (mmengine reads local checkpoints through it)
+    compat,  # noqa: F401  (stack shims; must run before anything loads)
+)
 from .version import __version__
 
 

@@ -1,9 +1,20 @@
 """mmmim registries: children of mmpretrain's (and so of mmengine's) registries.
 
 With ``default_scope='mmmim'`` a config finds every mmmim module without manual
-imports (each registry names the package ``locations`` holding its modules), every
-mmpretrain / mmengine module by plain name (parent lookup), and mmdet / mmseg modules
-by scope prefix (``type='mmdet.MaskRCNN'``).
+imports, every mmpretrain / mmengine module by plain name (parent lookup), and mmdet
+/ mmseg modules by scope prefix (``type='mmdet.MaskRCNN'``).
+
+Making a new module visible: register it in the registry below and import its file in
+the ``__init__.py`` of the package the registry names as its location (the one
+place per registry): the first look-up imports that package. ``mmmim.models`` holds
+MODELS, ``mmmim.datasets`` DATASETS and TRANSFORMS, ``mmmim.engine`` the hooks,
+loops, optimizer wrappers and DATA_SAMPLERS, ``mmmim.converters`` CONVERTERS and the
+weight initializers, ``mmmim.visualization`` the visualizers.
+
+Weight initializers are the one exception: mmengine's ``init_weights`` looks them up
+from its root registry under any default scope (mmdet / mmseg configs too), so mmmim
+registers its ``MIMPretrained`` there, once; the child below only imports it (its
+location) when a config with default scope ``mmmim`` names it.
 """
 from mmengine.registry import Registry
 from mmpretrain import registry as mmpretrain_registry
@@ -25,7 +36,7 @@ OPTIM_WRAPPER_CONSTRUCTORS = _child('optimizer wrapper constructor',
                                     _pre.OPTIM_WRAPPER_CONSTRUCTORS, 'mmmim.engine')
 PARAM_SCHEDULERS = _child('parameter scheduler', _pre.PARAM_SCHEDULERS, 'mmmim.engine')
 DATASETS = _child('dataset', _pre.DATASETS, 'mmmim.datasets')
-DATA_SAMPLERS = _child('data sampler', _pre.DATA_SAMPLERS, 'mmmim.datasets')
+DATA_SAMPLERS = _child('data sampler', _pre.DATA_SAMPLERS, 'mmmim.engine')
 TRANSFORMS = _child('transform', _pre.TRANSFORMS, 'mmmim.datasets')
 MODELS = _child('model', _pre.MODELS, 'mmmim.models')
 MODEL_WRAPPERS = _child('model_wrapper', _pre.MODEL_WRAPPERS, 'mmmim.models')

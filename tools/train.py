@@ -9,8 +9,12 @@ Several processes: ``bash tools/dist_train.sh CONFIG GPUS [args]`` (torchrun) or
 Without CUDA, distributed runs use the gloo backend on the CPU.
 
 ``--resume`` continues a run (weights, optimizer, scheduler, loss scaler, random
-states, data position). To start a new run from a checkpoint's weights instead, use
-``--cfg-options load_from=PATH``.
+states, data position) from the newest checkpoint of the work dir that loads (newer
+files that do not are skipped, each named in the log with the reason); ``--resume
+PATH`` from that file, failing with the problem if it is not a complete training
+checkpoint. To start a new run from a checkpoint's weights instead, use
+``--cfg-options load_from=PATH``. Checkpoints are written atomically
+(``AtomicCheckpointHook``; a config's plain ``CheckpointHook`` is upgraded to it).
 """
 import argparse
 import difflib
@@ -24,15 +28,17 @@ import torch
 from mmengine.config import Config, ConfigDict, DictAction
 from mmengine.registry import Registry
 from mmengine.runner import Runner
-from mmpretrain.utils import register_all_modules
 
-import mmmim  # noqa: F401  (stack shims)
+import mmmim  # noqa: F401  (stack shims; registers mmpretrain's modules)
 import mmmim.converters  # noqa: F401  (MIMPretrained init_cfg, under any default scope)
 import mmmim.engine  # noqa: F401  (registers the engine modules)
 from mmmim import registry as mmmim_registry
+from mmmim.checkpoint_io import CheckpointError
 from mmmim.engine import TrainSetupReportHook, init_cpu_distributed
 
 AMP_WRAPPERS = ('AmpOptimWrapper', 'GuardedAmpOptimWrapper')
+# by module path: found under any default scope (mmdet / mmseg configs too)
+ATOMIC_CHECKPOINT_HOOK = 'mmmim.engine.hooks.AtomicCheckpointHook'
 FP32_WRAPPERS = ('OptimWrapper', 'GuardedOptimWrapper')
 
 
@@ -116,6 +122,15 @@ def enable_auto_scale_lr(cfg: Config) -> None:
     auto.base_batch_size = auto.base_batch_size / steps
 
 
+def use_atomic_checkpoints(cfg: Config) -> None:
+    """A config's plain ``CheckpointHook`` becomes ``AtomicCheckpointHook`` (same
+    arguments): saves that a kill or a full disk cannot break, and ``--resume``
+    falling back to the newest checkpoint that loads."""
+    hook = (cfg.get('default_hooks') or {}).get('checkpoint')
+    if hook and str(hook.get('type', '')).split('.')[-1] == 'CheckpointHook':
+        hook.type = ATOMIC_CHECKPOINT_HOOK
+
+
 def apply_args(cfg: Config, args: argparse.Namespace) -> None:
     """Command-line choices that override the config."""
     cfg.launcher = args.launcher
@@ -124,6 +139,7 @@ def apply_args(cfg: Config, args: argparse.Namespace) -> None:
     elif not cfg.get('work_dir'):
         cfg.work_dir = osp.join('work_dirs', osp.splitext(osp.basename(args.config))[0])
     set_resume(cfg, args.resume)
+    use_atomic_checkpoints(cfg)
     if args.amp:
         use_amp(cfg)
     if args.auto_scale_lr:
@@ -198,14 +214,13 @@ def unknown_type_message(cfg: Config, name: str, registry_name: str) -> str:
 def main(argv: Optional[List[str]] = None) -> None:
     """Parse, configure, build the runner and train."""
     args = parse_args(argv)
-    # mmpretrain's modules (transforms, visualizer, ...) are found through mmmim's
-    # child registries by plain name once registered; mmmim's register lazily
-    register_all_modules(init_default_scope=False)
     cfg = load_config(args.config, args.cfg_options)
     apply_args(cfg, args)
     setup_cpu_distributed(cfg)
     try:
         build_runner(cfg).train()
+    except CheckpointError as error:
+        fail(str(error))
     except KeyError as error:
         found = unknown_type(error)
         if found is None:

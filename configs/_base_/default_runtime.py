@@ -7,12 +7,15 @@ default_hooks = dict(
     logger=dict(type='LoggerHook', interval=50),
     param_scheduler=dict(type='ParamSchedulerHook'),
     # every epoch; a resume continues the interrupted epoch at the next unseen batch.
-    # For checkpoints by iteration: dict(interval=1000, by_epoch=False)
-    checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=3, save_last=True),
+    # For checkpoints by iteration: dict(interval=1000, by_epoch=False). Atomic saves:
+    # a kill or a full disk mid-save leaves the previous checkpoints intact.
+    checkpoint=dict(type='AtomicCheckpointHook', interval=1, max_keep_ckpts=3,
+                    save_last=True),
     sampler_seed=dict(type='DistSamplerSeedHook'),
 )
-# random states (python, numpy, torch, cuda) saved in and restored from checkpoints
-custom_hooks = [dict(type='RandomStateHook')]
+# random states (python, numpy, torch, cuda) saved in and restored from checkpoints;
+# the count of unreadable images skipped (all ranks and workers) in the log
+custom_hooks = [dict(type='RandomStateHook'), dict(type='SkippedImagesHook')]
 
 env_cfg = dict(
     cudnn_benchmark=False,

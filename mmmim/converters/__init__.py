@@ -1,6 +1,8 @@
 """Checkpoint converters (registered in ``mmmim.registry.CONVERTERS`` as
 ``'<family>-><target>'``), the load report, position-embedding resizing and the
 ``MIMPretrained`` init_cfg type. Importing this package registers all of them."""
+from mmmim.checkpoint_io import read_checkpoint
+
 from . import files, pvt, swin, vit  # noqa: F401  (families register their converters)
 from .common import (
                      available_converters,
@@ -9,9 +11,12 @@ from .common import (
                      guess_family,
                      split_backbone,
 )
-from .initializer import MIMPretrained, detect_family, load_weights, target_grid
+from .initializer import MIMPretrained, detect_family, target_grid
 from .pos_embed import resize_abs_pos_embed, resize_rel_pos_bias_table
 from .report import ConversionError, LoadReport, load_converted
+
+#: The checkpoint reader of every load (mmmim.checkpoint_io), under its converter name.
+load_weights = read_checkpoint
 
 __all__ = ['ConversionError', 'LoadReport', 'MIMPretrained', 'available_converters',
            'convert_checkpoint', 'detect_family', 'get_converter', 'guess_family',

@@ -11,7 +11,7 @@ and a :class:`LoadReport`. ``converter.expected_missing`` lists (as regular
 expressions) the target keys the checkpoint cannot provide.
 """
 import re
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 
@@ -87,12 +87,46 @@ def split_backbone(checkpoint: dict) -> Tuple[StateDict, str, Dict[str, str]]:
     return state, f'backbone keys without prefix at {where}', {}
 
 
+#: Encoder tensors that only pretraining uses (every family), with the reason.
+PRETRAIN_ONLY = {'secondary_token': 'UM-MAE secondary token (pretraining only)',
+                 'mask_token': 'mask token (pretraining only)'}
 
-def backbone_and_report(checkpoint: dict, converter: str) -> Tuple[StateDict, LoadReport]:
-    """:func:`split_backbone` plus a fresh :class:`LoadReport` for ``converter``
-    that already records the layout found and what was dropped on purpose."""
+
+def parse_backbone(checkpoint: dict, converter: str,
+                   recognise: Callable[[str], Union[bool, str]]
+                   ) -> Tuple[StateDict, LoadReport, StateDict]:
+    """The family parsers' shared skeleton: split the checkpoint's layout, drop the
+    pretraining-only tokens on purpose, and sort every other backbone tensor by
+    ``recognise(key)``: True keeps it, a string drops it on purpose for that reason,
+    False lists it as unexpected.
+
+    Returns:
+        (kept tensors, report, all backbone tensors after prefix stripping).
+    """
     backbone, source, dropped = split_backbone(checkpoint)
-    return backbone, LoadReport(converter, source=source, dropped_on_purpose=dropped)
+    report = LoadReport(converter, source=source, dropped_on_purpose=dropped)
+    kept = {}
+    for key, value in backbone.items():
+        verdict = PRETRAIN_ONLY.get(key) or recognise(key)
+        if verdict is True:
+            kept[key] = value
+        elif verdict:
+            report.dropped_on_purpose[key] = verdict
+        else:
+            report.unexpected.append(key)
+    return kept, report, backbone
+
+
+def reject_unrecognised(kept: StateDict, report: LoadReport, backbone: StateDict,
+                        layout: str) -> StateDict:
+    """For a checkpoint without one block of the family: the kept tensors become
+    unexpected, with a note on what the keys look like. Returns the empty dict."""
+    report.unexpected += sorted(kept)
+    family = guess_family(list(backbone))
+    report.notes.append(f'{len(backbone)} tensors after prefix stripping, none of them '
+                        f'{layout} keys' + (f'; they look like {family}' if family else ''))
+    return {}
+
 
 def guess_family(keys: Sequence[str]) -> Optional[str]:
     """The family whose key signature these (stripped) keys carry, if any."""

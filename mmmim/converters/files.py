@@ -5,8 +5,10 @@ from typing import Optional, Sequence, Tuple
 
 import torch
 
+from mmmim.checkpoint_io import CheckpointError, read_checkpoint
+
 from .common import StateDict, get_converter, split_backbone
-from .initializer import detect_family, load_weights
+from .initializer import detect_family
 from .report import LoadReport
 
 
@@ -36,7 +38,7 @@ def convert_file(src: str, dst: str, target: str, family: Optional[str] = None,
     """Convert ``src`` to ``dst`` for ``target``; raise ConversionError (nothing
     written) unless the whole backbone converted. ``img_size`` resizes absolute
     position embeddings, ``window_size`` (one, or one per stage) bias tables."""
-    checkpoint = load_weights(src)
+    checkpoint = read_checkpoint(src)
     family = family or detect_family(checkpoint)
     converter = get_converter(family, target)
     accepted = inspect.signature(converter).parameters
@@ -72,7 +74,7 @@ def convert_file_cli(src: str, dst: str, target: str, family: Optional[str] = No
     from .report import ConversionError
     try:
         _, report = convert_file(src, dst, target, family, **kwargs)
-    except (ConversionError, ValueError, KeyError) as err:
+    except (CheckpointError, ConversionError, ValueError, KeyError) as err:
         print(f'conversion failed: {err}', file=sys.stderr)
         return 1
     print(report.summary())

@@ -12,7 +12,8 @@ or on the backbone itself: ``backbone=dict(..., init_cfg=dict(type='MIMPretraine
 checkpoint=...))`` (not for backbones that read their init_cfg checkpoint
 themselves: mmdet / mmseg Swin, mmdet PVT).
 
-The initializer loads the checkpoint with ``torch.load(weights_only=True)``, picks
+The initializer loads the checkpoint with :func:`mmmim.checkpoint_io.read_checkpoint`
+(``weights_only=True``; a bad file raises naming it and the problem), picks
 the converter from the backbone family (detected from the keys unless ``family`` is
 given) and the target library (from the module's package unless ``target`` is
 given), resizes position embeddings to the module's patch grid, loads, logs the
@@ -20,20 +21,17 @@ given), resizes position embeddings to the module's patch grid, loads, logs the
 not load.
 """
 import inspect
-import io
 import math
 import re
 from typing import List, Optional, Tuple
 
-import torch
-from mmengine.fileio import get as get_bytes
 from mmengine.logging import print_log
 from mmengine.model import BaseModule
 from mmengine.model.weight_init import update_init_info
 from mmengine.registry import WEIGHT_INITIALIZERS as ROOT_WEIGHT_INITIALIZERS
 from torch import nn
 
-from mmmim.registry import WEIGHT_INITIALIZERS
+from mmmim.checkpoint_io import read_checkpoint
 
 from .common import get_converter, guess_family, split_backbone
 from .report import LoadReport, load_converted
@@ -41,13 +39,6 @@ from .report import LoadReport, load_converted
 # top-level package of the module class -> converter target
 _TARGET_OF_PACKAGE = {'mmpretrain': 'mmpretrain', 'mmmim': 'mmpretrain', 'mmseg': 'mmseg',
                       'mmdet': 'mmdet', 'timm': 'timm', 'projects': 'mmdet'}
-
-
-def load_weights(path: str) -> dict:
-    """A checkpoint loaded without running code from it (``weights_only=True``)."""
-    if '://' in str(path):
-        return torch.load(io.BytesIO(get_bytes(path)), map_location='cpu', weights_only=True)
-    return torch.load(path, map_location='cpu', weights_only=True)
 
 
 def infer_target(module: nn.Module) -> str:
@@ -131,7 +122,9 @@ def _keep_loaded(module: nn.Module, checkpoint: str, whole: bool) -> None:
                                loaded_by='MIMPretrained')
 
 
-@WEIGHT_INITIALIZERS.register_module()
+# In mmengine's root registry (see mmmim.registry): found by plain name under any
+# default scope (mmmim, mmpretrain, mmdet, mmseg).
+@ROOT_WEIGHT_INITIALIZERS.register_module()
 class MIMPretrained:
     """Initialize a backbone from an mmmim (or mmpretrain-style) checkpoint.
 
@@ -163,7 +156,7 @@ class MIMPretrained:
                              'passes PRETRAIN there)')
         if self.submodule:
             module = module.get_submodule(self.submodule)
-        state = load_weights(self.checkpoint)
+        state = read_checkpoint(self.checkpoint)
         family = self.family or detect_family(state)
         converter = get_converter(family, self.target or infer_target(module))
         converted, report = converter(state, **converter_kwargs(converter, module,
@@ -178,9 +171,3 @@ class MIMPretrained:
         return report
 
 
-# mmengine resolves 'scope.Name' only for direct children of its root registry, and
-# mmmim's registries are grandchildren (root -> mmpretrain -> mmmim). Registering the
-# initializer in the root too lets mmseg / mmdet / mmpretrain-scoped configs use
-# ``type='MIMPretrained'`` by plain name.
-if ROOT_WEIGHT_INITIALIZERS.get('MIMPretrained') is None:
-    ROOT_WEIGHT_INITIALIZERS.register_module(module=MIMPretrained)

@@ -21,45 +21,36 @@ pooled form stays (it serves any ratio), and a target without the final norm
 (``final_norm=False``) has it listed as dropped on purpose.
 """
 import re
+from collections import OrderedDict
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from .common import StateDict, backbone_and_report, guess_family, register_converter
+import torch
+
+from .common import StateDict, parse_backbone, register_converter, reject_unrecognised
 from .pos_embed import Grid, resize_abs_pos_embed
 from .report import LoadReport
 
 _PART = re.compile(r'^layers\.(\d+)\.([012])\.(.+)$')
 _BLOCK = re.compile(r'^(\d+)\.(.+)$')
+_FINAL_NORM = re.compile(r'^norm\.(weight|bias)$')
 REQUIRED_BLOCK_PARAMS = ('norm1.weight', 'attn.attn.in_proj_weight', 'attn.attn.out_proj.weight',
                          'norm2.weight', 'ffn.layers.0.weight', 'ffn.layers.3.weight')
-PRETRAIN_ONLY = {'secondary_token': 'UM-MAE secondary token (pretraining only)',
-                 'mask_token': 'SimMIM mask token (pretraining only)'}
 PVT_S_SR_RATIOS = (8, 4, 2, 1)
 
 
 def parse_pvt(checkpoint: dict, converter: str) -> Tuple[StateDict, LoadReport, List[int]]:
     """Recognise PVT tensors. Returns (tensors, report, blocks per stage)."""
-    backbone, report = backbone_and_report(checkpoint, converter)
-    pvt, blocks = {}, {}
-    for key, value in backbone.items():
+    pvt, report, backbone = parse_backbone(
+        checkpoint, converter, lambda key: bool(_FINAL_NORM.match(key) or _PART.match(key)))
+    blocks = {}
+    for key in pvt:
         part = _PART.match(key)
-        if key in PRETRAIN_ONLY:
-            report.dropped_on_purpose[key] = PRETRAIN_ONLY[key]
-        elif re.match(r'^norm\.(weight|bias)$', key):
-            pvt[key] = value
-        elif part:
-            pvt[key] = value
-            block = _BLOCK.match(part.group(3)) if part.group(2) == '1' else None
-            if block and block.group(1) != '0':
-                stage = blocks.setdefault(int(part.group(1)), {})
-                stage.setdefault(int(block.group(1)), set()).add(block.group(2))
-        else:
-            report.unexpected.append(key)
+        block = _BLOCK.match(part.group(3)) if part and part.group(2) == '1' else None
+        if block and block.group(1) != '0':
+            stage = blocks.setdefault(int(part.group(1)), {})
+            stage.setdefault(int(block.group(1)), set()).add(block.group(2))
     if not blocks:
-        report.unexpected += sorted(pvt)
-        pvt = {}
-        family = guess_family(list(backbone))
-        report.notes.append(f'{len(backbone)} tensors after prefix stripping, none of them '
-                            'PVT keys' + (f'; they look like {family}' if family else ''))
+        pvt = reject_unrecognised(pvt, report, backbone, 'PVT')
     depths = [len(blocks.get(s, {})) for s in range(max(blocks, default=-1) + 1)]
     report.missing = _incomplete(pvt, blocks, depths)
     if pvt:
@@ -82,14 +73,20 @@ def _incomplete(pvt: StateDict, blocks: Dict[int, Dict[int, set]], depths: List[
     return missing
 
 
-def _sr_to_conv(pvt: StateDict, sr_ratios: Sequence[int], report: LoadReport) -> None:
-    """Pooled 1x1 SR weights -> strided r x r kernels (``W / r**2`` tiled)."""
-    for key, value in list(pvt.items()):
-        part = _PART.match(key)
+def pooled_sr_to_conv(state_dict: StateDict, sr_ratios: Sequence[int],
+                      prefix: str = '') -> 'OrderedDict[str, torch.Tensor]':
+    """Our pooled SR weights ``[C, C, 1, 1]`` -> mmdet's strided-conv kernels
+    ``[C, C, r, r]`` (``W / r**2`` tiled: avg-pool then 1x1 conv equals that conv),
+    so a pretrained encoder loads into mmdet's PyramidVisionTransformer with
+    ``sr_ratios`` exactly. Keys under ``prefix`` (``'layers.i. ...'`` after it)."""
+    out = OrderedDict()
+    for key, value in state_dict.items():
+        part = _PART.match(key[len(prefix):]) if key.startswith(prefix) else None
         if part and key.endswith('attn.sr.weight') and value.shape[-1] == 1:
             r = sr_ratios[int(part.group(1))]
-            pvt[key] = value.expand(-1, -1, r, r) / r**2
-    report.notes.append(f'spatial reduction as strided convs for sr_ratios {tuple(sr_ratios)}')
+            value = value.expand(-1, -1, r, r) / r**2
+        out[key] = value
+    return out
 
 
 def _resize_positions(pvt: StateDict, grids: Optional[Sequence[Grid]],
@@ -115,7 +112,9 @@ def pvt_to_mmdet(checkpoint: dict, sr_ratios: Optional[Sequence[int]] = None,
     """
     pvt, report, depths = parse_pvt(checkpoint, 'pvt->mmdet')
     if pvt:
-        _sr_to_conv(pvt, sr_ratios or PVT_S_SR_RATIOS[-len(depths):], report)
+        ratios = tuple(sr_ratios or PVT_S_SR_RATIOS[-len(depths):])
+        pvt = dict(pooled_sr_to_conv(pvt, ratios))
+        report.notes.append(f'spatial reduction as strided convs for sr_ratios {ratios}')
         _resize_positions(pvt, grids, report)
     report.matched = sorted(pvt)
     report.optional = {k: 'final norm (mmdet builds none)' for k in pvt if k.startswith('norm.')}

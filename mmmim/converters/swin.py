@@ -20,7 +20,7 @@ from typing import Dict, List, Sequence, Tuple, Union
 
 import torch
 
-from .common import StateDict, backbone_and_report, guess_family, register_converter
+from .common import StateDict, parse_backbone, register_converter, reject_unrecognised
 from .pos_embed import resize_rel_pos_bias_table
 from .report import LoadReport
 
@@ -34,41 +34,33 @@ BLOCK_PARAMS = REQUIRED_BLOCK_PARAMS + ('attn.w_msa.qkv.bias', 'attn.w_msa.proj.
                                         'ffn.layers.0.0.bias', 'ffn.layers.1.bias')
 TOP_LEVEL = re.compile(r'^(patch_embed\.(projection|norm)\.(weight|bias)|absolute_pos_embed'
                        r'|norm\d+\.(weight|bias))$')
-PRETRAIN_ONLY = {'secondary_token': 'UM-MAE secondary token (pretraining only)',
-                 'mask_token': 'SimMIM mask token (pretraining only)'}
 Window = Union[int, Sequence[int], None]
 
 
 def parse_swin(checkpoint: dict, converter: str) -> Tuple[StateDict, LoadReport, List[int]]:
     """Recognise mm-layout Swin tensors. Returns (tensors, report, blocks per stage)."""
-    backbone, report = backbone_and_report(checkpoint, converter)
-    swin, blocks = {}, {}
-    for key, value in backbone.items():
+    swin, report, backbone = parse_backbone(checkpoint, converter, _swin_verdict)
+    blocks = {}
+    for key in swin:
         block = _BLOCK.match(key)
-        if key in PRETRAIN_ONLY:
-            report.dropped_on_purpose[key] = PRETRAIN_ONLY[key]
-        elif block and block.group(3).endswith('relative_position_index'):
-            report.dropped_on_purpose[key] = 'index buffer (rebuilt by the target)'
-        elif TOP_LEVEL.match(key) or _MERGE.match(key) or (
-                block and block.group(3) in BLOCK_PARAMS):
-            swin[key] = value
-            if block:
-                stage = blocks.setdefault(int(block.group(1)), {})
-                stage.setdefault(int(block.group(2)), set()).add(block.group(3))
-        else:
-            report.unexpected.append(key)
+        if block:
+            stage = blocks.setdefault(int(block.group(1)), {})
+            stage.setdefault(int(block.group(2)), set()).add(block.group(3))
     if not blocks:
-        report.unexpected += sorted(swin)
-        swin = {}
-        family = guess_family(list(backbone))
-        report.notes.append(f'{len(backbone)} tensors after prefix stripping, none of them '
-                            'Swin (mm layout) keys' + (f'; they look like {family}'
-                                                       if family else ''))
+        swin = reject_unrecognised(swin, report, backbone, 'Swin (mm layout)')
     depths = [len(blocks.get(s, {})) for s in range(max(blocks, default=-1) + 1)]
     report.missing = _incomplete(swin, blocks, depths)
     if swin:
         report.notes.append(f'Swin with depths {depths}')
     return swin, report, depths
+
+
+def _swin_verdict(key: str) -> Union[bool, str]:
+    block = _BLOCK.match(key)
+    if block and block.group(3).endswith('relative_position_index'):
+        return 'index buffer (rebuilt by the target)'
+    return bool(TOP_LEVEL.match(key) or _MERGE.match(key)
+                or (block and block.group(3) in BLOCK_PARAMS))
 
 
 def _incomplete(swin: StateDict, blocks: Dict[int, Dict[int, set]],

@@ -12,7 +12,7 @@ Source keys (mm layout, after the prefix is stripped)::
 import re
 from typing import Dict, List, Optional, Tuple
 
-from .common import StateDict, backbone_and_report, guess_family, register_converter
+from .common import StateDict, parse_backbone, register_converter, reject_unrecognised
 from .pos_embed import Grid, resize_abs_pos_embed
 from .report import LoadReport
 
@@ -24,8 +24,6 @@ BLOCK_PARAMS = REQUIRED_BLOCK_PARAMS + tuple(
 STEM = ('patch_embed.projection.weight', 'pos_embed')
 TOP_LEVEL = STEM + ('patch_embed.projection.bias', 'cls_token', 'pre_norm.weight',
                     'pre_norm.bias', 'ln1.weight', 'ln1.bias', 'ln2.weight', 'ln2.bias')
-PRETRAIN_ONLY = {'secondary_token': 'UM-MAE secondary token (pretraining only)',
-                 'mask_token': 'mask token (pretraining only)'}
 
 
 def parse_vit(checkpoint: dict, converter: str) -> Tuple[StateDict, LoadReport]:
@@ -34,31 +32,24 @@ def parse_vit(checkpoint: dict, converter: str) -> Tuple[StateDict, LoadReport]:
     The report fails (``check``) when the stem or any block tensor is missing,
     blocks are not numbered 0..N-1, or nothing was recognised.
     """
-    backbone, report = backbone_and_report(checkpoint, converter)
-    vit, layers = {}, {}
-    for key, value in backbone.items():
+    vit, report, backbone = parse_backbone(checkpoint, converter, _is_vit_key)
+    layers = {}
+    for key in vit:
         block = _BLOCK.match(key)
-        if key in PRETRAIN_ONLY:
-            report.dropped_on_purpose[key] = PRETRAIN_ONLY[key]
-        elif key in TOP_LEVEL or (block and block.group(2) in BLOCK_PARAMS):
-            vit[key] = value
-            if block:
-                layers.setdefault(int(block.group(1)), set()).add(block.group(2))
-        else:
-            report.unexpected.append(key)
+        if block:
+            layers.setdefault(int(block.group(1)), set()).add(block.group(2))
     if not layers:  # a ViT without blocks is not a ViT: nothing matched
-        report.unexpected += sorted(vit)
-        vit = {}
+        vit = reject_unrecognised(vit, report, backbone, 'ViT (mm layout)')
     report.missing = _incomplete(vit, layers)
-    if not vit:
-        family = guess_family(list(backbone))
-        report.notes.append(f'{len(backbone)} tensors after prefix stripping, none of '
-                            'them ViT (mm layout) keys'
-                            + (f'; they look like {family}' if family else ''))
-    else:
+    if vit:
         report.notes.append(f'ViT with {len(layers)} blocks, width '
                             f'{vit[STEM[0]].shape[0] if STEM[0] in vit else "?"}')
     return vit, report
+
+
+def _is_vit_key(key: str) -> bool:
+    block = _BLOCK.match(key)
+    return key in TOP_LEVEL or bool(block and block.group(2) in BLOCK_PARAMS)
 
 
 def _incomplete(vit: StateDict, layers: Dict[int, set]) -> List[str]:

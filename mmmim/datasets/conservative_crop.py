@@ -19,6 +19,14 @@ class ConservativeCrop(BaseTransform):
     the border. Put a ``RandomFlip`` after it for PixMIM's horizontal flip. The offset
     is drawn from numpy's global RNG (seeded per worker by the runner).
 
+    Why not mmpretrain's ``ResizeEdge(edge='short')`` + ``RandomCrop(padding=4,
+    padding_mode='reflect')``: that composition is not this crop. ``RandomCrop``
+    applies ``padding_mode`` only to ``pad_if_needed`` and pads ``padding`` with
+    ``pad_val`` (black), and ``ResizeEdge`` truncates the longer side (451 x 300 at 224
+    -> 336, here 337). With the same resized image and the same draws the two agree
+    pixel for pixel inside the image and differ in the border
+    (``tests/test_datasets/test_conservative_crop.py``).
+
     Required keys: ``img``. Modified keys: ``img``, ``img_shape``. Added key:
     ``crop_bbox`` ``(x1, y1, x2, y2)`` of the crop in the padded, resized image.
 

@@ -10,10 +10,16 @@ Pretraining never needs labels: ``with_label=False`` (default) reads layout 2 as
 layout 1. Extensions are matched case-insensitively; hidden files and folders (names
 starting with ``.``, e.g. macOS ``._x.jpg`` resource forks) are ignored.
 
-A missing root, an empty folder or an annotation list naming a missing file raise at
-construction, naming the path. Broken image files are the loader's business
-(:class:`~mmmim.datasets.LoadImageSafely`); if ``max_refetch`` in a row are broken,
-``__getitem__`` raises naming them and why.
+The folder layouts are mmpretrain's ``CustomDataset``'s (its ``load_data_list``, with
+our search rules and errors); the annotation list is read here (comments, blank lines,
+an optional label, missing files named). A missing root, an empty folder or an
+annotation list naming a missing file raise at construction, naming the path.
+
+Broken image files are the loader's business (:class:`~mmmim.datasets.LoadImageSafely`
+returns ``None``): mmengine's ``BaseDataset`` fetches another index, and if
+``max_refetch + 1`` in a row are dropped, ``__getitem__`` raises naming them and why.
+:attr:`ImageFolder.skipped_images` counts this dataset's skips over all its data loader
+workers.
 """
 from __future__ import annotations
 
@@ -28,7 +34,7 @@ from mmpretrain.datasets.custom import get_samples
 
 from mmmim.registry import DATASETS, TRANSFORMS
 
-from .loading import SKIPPED_IMAGES, ImageLoadError
+from .loading import ImageLoadError, LoadImageSafely, SkippedImages
 
 IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp', '.ppm', '.pgm')
 #: (relative path, label or None, line number in the annotation list or None)
@@ -84,8 +90,8 @@ class ImageFolder(CustomDataset):
         if not isinstance(data_prefix, dict):  # mmengine's form: dict(img_path=...)
             data_prefix = dict(img_path=os.path.expanduser(str(data_prefix)))
         self._configured_prefix = data_prefix.get('img_path', '')
-        self._skips_before = 0
         self._prefix_backend = None
+        self._dropped: List[str] = []  # 'path: reason' of the current run of drops
         pipeline = [TRANSFORMS.build(t) if isinstance(t, dict) else t for t in pipeline]
         super().__init__(data_root=os.path.expanduser(str(data_root)), data_prefix=data_prefix,
                          ann_file=str(ann_file), with_label=with_label,
@@ -98,17 +104,20 @@ class ImageFolder(CustomDataset):
         """Collect ``{'img_path'[, 'gt_label']}`` for every image of the layout."""
         if self.img_prefix or not self.ann_file:
             self._check_dir(self.img_prefix, 'image folder')
-        if self.ann_file:
-            entries = self._read_ann_file()
-        else:
-            entries = self._find_in_classes() if self.with_label else self._find_all()
+        if not self.ann_file:  # CustomDataset's folder layouts, through _find_samples
+            return super().load_data_list()
         data_list = []
-        for rel_path, label, _ in entries:
+        for rel_path, label, _ in self._read_ann_file():
             info = {'img_path': self._full_path(rel_path)}
             if self.with_label:
                 info['gt_label'] = label
             data_list.append(info)
         return data_list
+
+    def _find_samples(self) -> list:
+        """CustomDataset's hook for the folder layouts: relative paths, or
+        ``(relative path, label)`` with ``with_label``."""
+        return self._find_in_classes() if self.with_label else self._find_all()
 
     def _full_path(self, rel_path: str) -> str:
         """``rel_path`` joined to the image folder (absolute paths stay as they are)."""
@@ -137,14 +146,14 @@ class ImageFolder(CustomDataset):
         return FileNotFoundError(f'ImageFolder: no images ({exts}) found under {where} '
                                  '(searched recursively; hidden files are ignored)')
 
-    def _find_all(self) -> List[Entry]:
+    def _find_all(self) -> List[str]:
         """Every image under the folder, recursively, sorted."""
         samples, _ = get_samples(self.img_prefix, None, is_valid_file=self.is_valid_file)
         if not samples:
             raise self._no_images(self.img_prefix)
-        return [(path, None, None) for path in samples]
+        return samples
 
-    def _find_in_classes(self) -> List[Entry]:
+    def _find_in_classes(self) -> List[Tuple[str, int]]:
         """Images in class subfolders; sorted folder names are the classes."""
         backend = get_file_backend(self.img_prefix, enable_singleton=True)
         folders = sorted(d for d in backend.list_dir_or_file(
@@ -160,7 +169,7 @@ class ImageFolder(CustomDataset):
         if empty:
             print_log(f'ImageFolder: class folders without images under {self.img_prefix}: '
                       f'{", ".join(sorted(empty))}', logger='current', level=logging.WARNING)
-        return [(path, label, None) for path, label in samples]
+        return samples
 
     def _check_classes(self, folders: List[str]) -> None:
         """Record the folder names as classes, or check them against given classes."""
@@ -207,43 +216,52 @@ class ImageFolder(CustomDataset):
 
     # ---- fetching samples --------------------------------------------------------
 
+    @property
+    def skipped_images(self) -> List[SkippedImages]:
+        """The skip records of the image loaders in this dataset's pipeline."""
+        return [t.skipped for t in self.pipeline.transforms
+                if isinstance(t, LoadImageSafely)]
+
     def __getitem__(self, idx: int) -> dict:
-        """Pipeline output for ``idx``; a broken sample is replaced by a random other one.
+        """mmengine's ``BaseDataset.__getitem__`` (a dropped sample is replaced by a
+        random other one); when it gives up, the error names the dropped files.
 
         Raises:
             RuntimeError: ``max_refetch + 1`` samples in a row were dropped (or, in
                 test mode, one was), naming the files and the reasons.
         """
-        if not self._fully_initialized:
-            self.full_init()
-        failures: List[str] = []
-        for _ in range(1 if self.test_mode else self.max_refetch + 1):
-            data = self.prepare_data(idx)
-            if data is not None:
-                return data
-            failures.append(self._why_dropped(idx))
-            idx = self._rand_another()
-        raise RuntimeError(self._refetch_message(failures))
+        self._dropped = []
+        try:
+            return super().__getitem__(idx)
+        except Exception as exc:
+            gave_up = len(self._dropped) == (1 if self.test_mode else self.max_refetch + 1)
+            if not gave_up:
+                raise
+            raise RuntimeError(self._refetch_message(self._dropped)) from exc
 
     def prepare_data(self, idx: int):
         """Run the pipeline; an exception from a transform is re-raised naming the file."""
         data_info = self.get_data_info(idx)
         path = data_info.get('img_path')
-        self._skips_before = SKIPPED_IMAGES.count
+        skips_before = [record.count for record in self.skipped_images]
         try:
-            return self.pipeline(data_info)
+            data = self.pipeline(data_info)
         except (ImageLoadError, MemoryError):
             raise
         except Exception as exc:
             raise RuntimeError(f'ImageFolder: pipeline failed on {path} (index {idx}): '
                                f'{type(exc).__name__}: {exc}') from exc
+        if data is None:
+            self._dropped.append(self._why_dropped(path, skips_before))
+        else:
+            self._dropped = []
+        return data
 
-    def _why_dropped(self, idx: int) -> str:
+    def _why_dropped(self, path: str, skips_before: List[int]) -> str:
         """``'path: reason'`` for a sample whose pipeline returned ``None``."""
-        path = self.get_data_info(idx)['img_path']
-        last = SKIPPED_IMAGES.last
-        if SKIPPED_IMAGES.count > self._skips_before and last and last[0] == path:
-            return f'{path}: {last[1]}'
+        for record, before in zip(self.skipped_images, skips_before):
+            if record.count > before and record.last and record.last[0] == path:
+                return f'{path}: {record.last[1]}'
         return f'{path}: a pipeline transform returned None'
 
     def _refetch_message(self, failures: List[str]) -> str:
@@ -252,6 +270,6 @@ class ImageFolder(CustomDataset):
         head = ('test_mode: the pipeline dropped a sample' if self.test_mode else
                 f'{len(failures)} samples in a row were dropped (max_refetch='
                 f'{self.max_refetch}); the last ones')
-        return (f'ImageFolder: {head}:\n  {shown}\n{SKIPPED_IMAGES.count} images skipped '
-                f'so far in this process. Check these files, data_root / data_prefix and '
-                'the pipeline.')
+        skipped = sum(record.count for record in self.skipped_images)
+        return (f'ImageFolder: {head}:\n  {shown}\n{skipped} images skipped so far in '
+                'this process. Check these files, data_root / data_prefix and the pipeline.')

@@ -8,7 +8,9 @@ What happens to a file that cannot be used (``on_error``):
   fetches another index; :class:`~mmmim.datasets.ImageFolder` does the same and, if
   ``max_refetch`` broken files come in a row, raises naming them. Every skip is logged
   as a warning naming the file, the reason and the running count of skips in this
-  process (and data loader worker), and recorded in :data:`SKIPPED_IMAGES`.
+  process (or data loader worker), and recorded in the transform's ``skipped``
+  (:class:`SkippedImages`): one record per loader, so per dataset, whose total the
+  main process reads across its workers (``SkippedImagesHook`` logs it for the run).
 - ``'raise'``: raises :class:`ImageLoadError` naming the file and the reason.
 
 Per-file problems follow ``on_error``: missing or unreadable file, empty file,
@@ -19,7 +21,7 @@ bad arguments, out of memory) is a problem of the run, not of one file, and rais
 from __future__ import annotations
 
 import logging
-from collections import OrderedDict
+import multiprocessing
 from typing import Optional, Sequence, Tuple
 
 import mmengine.fileio as fileio
@@ -44,40 +46,57 @@ class ImageLoadError(RuntimeError):
         self.reason = reason
 
 
-class SkippedImages:
-    """Record of the images skipped in this process: a running count, the distinct
-    files and the most recent reasons (bounded, for error messages)."""
+class SharedCount:
+    """An integer that data loader worker processes add to and the process that
+    created it reads (``multiprocessing.Value`` in shared memory, inherited by forked
+    workers and handed to spawned ones). A deep copy (mmengine's ``get_subset``)
+    counts on its own, from 0."""
 
-    def __init__(self, keep: int = 1000) -> None:
+    def __init__(self) -> None:
+        self._value = multiprocessing.Value('q', 0)
+
+    def add(self, n: int = 1) -> int:
+        """Add ``n``; returns the new total."""
+        with self._value.get_lock():
+            self._value.value += n
+            return self._value.value
+
+    @property
+    def value(self) -> int:
+        return self._value.value
+
+    def __deepcopy__(self, memo) -> 'SharedCount':
+        return SharedCount()
+
+
+class SkippedImages:
+    """The images one loader skipped: ``total`` over all its data loader workers (read
+    it in the main process), and, in each process, that process' ``count``, distinct
+    files and the most recent skip (for its error messages)."""
+
+    def __init__(self) -> None:
+        self.shared_total = SharedCount()
         self.count = 0
         self.last: Optional[Tuple[str, str]] = None
-        self._reasons: 'OrderedDict[str, str]' = OrderedDict()
         self._files: set = set()
-        self._keep = keep
 
     def record(self, path: str, reason: str) -> int:
-        """Count one skip of ``path``; returns the running count."""
+        """Count one skip of ``path``; returns the running count of this process."""
+        self.shared_total.add()
         self.count += 1
         self.last = (path, reason)
         self._files.add(path)
-        self._reasons.pop(path, None)
-        self._reasons[path] = reason
-        if len(self._reasons) > self._keep:
-            self._reasons.popitem(last=False)
         return self.count
 
     @property
+    def total(self) -> int:
+        """Skips of this loader in every process that shares it (workers included)."""
+        return self.shared_total.value
+
+    @property
     def num_files(self) -> int:
-        """Number of distinct files skipped so far."""
+        """Number of distinct files skipped so far in this process."""
         return len(self._files)
-
-    def reason(self, path: str) -> Optional[str]:
-        """Why ``path`` was last skipped, if it was (among the recent ones)."""
-        return self._reasons.get(path)
-
-
-#: Skips in this process (each data loader worker has its own).
-SKIPPED_IMAGES = SkippedImages()
 
 
 def _where() -> str:
@@ -124,6 +143,7 @@ class LoadImageSafely(BaseTransform):
         self.exif_orientation = exif_orientation
         self.to_float32 = to_float32
         self.backend_args = backend_args
+        self.skipped = SkippedImages()
 
     def transform(self, results: dict) -> Optional[dict]:
         """Load ``results['img_path']``; ``None`` if it is unusable and skipping."""
@@ -158,13 +178,12 @@ class LoadImageSafely(BaseTransform):
             raise ImageLoadError(path, str(exc)) from exc
         return np.ascontiguousarray(rgb[:, :, ::-1])  # RGB -> BGR, as cv2 loads
 
-    @staticmethod
-    def _report_skip(err: ImageLoadError) -> None:
+    def _report_skip(self, err: ImageLoadError) -> None:
         """Record the skip and log a warning naming the file, reason and count."""
-        count = SKIPPED_IMAGES.record(err.path, err.reason)
+        count = self.skipped.record(err.path, err.reason)
         print_log(f'LoadImageSafely: skipped {err.path}: {err.reason} '
                   f'({count} skipped so far in {_where()}, '
-                  f'{SKIPPED_IMAGES.num_files} distinct files)',
+                  f'{self.skipped.num_files} distinct files)',
                   logger='current', level=logging.WARNING)
 
     def __repr__(self) -> str:

@@ -1,10 +1,9 @@
 """Training machinery: guarded optimizer wrappers, hooks, a train loop and a sampler
 that resume mid-epoch, and CPU (gloo) distributed start-up. Importing this package
-registers every module in mmmim's registries (``ResumableSampler`` of
-:mod:`mmmim.engine.samplers` in ``DATA_SAMPLERS``, whose location is
-``mmmim.datasets``, which imports that module)."""
+registers its modules (it is the location of the engine registries, DATA_SAMPLERS
+included)."""
 from .dist import init_cpu_distributed
-from .hooks import RandomStateHook, TrainSetupReportHook
+from .hooks import AtomicCheckpointHook, RandomStateHook, SkippedImagesHook, TrainSetupReportHook
 from .optimizers import (
                          GuardedAmpOptimWrapper,
                          GuardedOptimWrapper,
@@ -17,9 +16,9 @@ from .runner import ResumableEpochBasedTrainLoop
 from .samplers import ResumableSampler
 
 __all__ = [
-    'GuardedAmpOptimWrapper', 'GuardedOptimWrapper', 'LayerDecayOptimWrapperConstructor',
-    'NonFiniteLossGuardMixin',
-    'RandomStateHook', 'ResumableEpochBasedTrainLoop', 'ResumableSampler',
+    'AtomicCheckpointHook', 'GuardedAmpOptimWrapper', 'GuardedOptimWrapper',
+    'LayerDecayOptimWrapperConstructor', 'NonFiniteLossGuardMixin', 'RandomStateHook',
+    'ResumableEpochBasedTrainLoop', 'ResumableSampler', 'SkippedImagesHook',
     'TrainSetupReportHook', 'capture_random_states', 'init_cpu_distributed',
     'preserved_random_states', 'resolve_amp_dtype', 'restore_random_states'
 ]

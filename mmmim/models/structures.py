@@ -32,13 +32,6 @@ class MaskSet:
         """bool ``[B, L]``: units the encoder sees (secondary ones included)."""
         return ~self.mask
 
-    def num_visible(self) -> int:
-        """Visible units per sample (the same for every sample by construction)."""
-        counts = self.visible.sum(1)
-        if not bool((counts == counts[0]).all()):
-            raise ValueError(f'visible counts differ across samples: {counts.tolist()}')
-        return int(counts[0])
-
 
 @dataclass
 class EncoderOutput:

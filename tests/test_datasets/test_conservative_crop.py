@@ -78,3 +78,53 @@ def test_conservative_crop__deterministic_under_seed():
         np.random.seed(seed)
         boxes.add(crop.transform({'img': photo(300, 400)})['crop_bbox'])
     assert len(boxes) > 1                                        # but random across seeds
+
+
+def library_crop(img: np.ndarray) -> np.ndarray:
+    """mmpretrain's ResizeEdge (shorter side, Pillow bicubic) then RandomCrop with
+    4 px padding and padding_mode='reflect': the composition ours is compared with."""
+    resize = TRANSFORMS.build(dict(type='ResizeEdge', scale=SIZE, edge='short',
+                                   backend='pillow', interpolation='bicubic'))
+    crop = TRANSFORMS.build(dict(type='RandomCrop', crop_size=SIZE, padding=PAD,
+                                 padding_mode='reflect'))
+    return crop.transform(resize.transform({'img': img}))['img']
+
+
+@pytest.mark.parametrize('name', ['astronaut', 'coffee'])
+def test_conservative_crop__differs_from_library_composition_only_in_its_border(name):
+    """On square photographs (the same resized image and the same draws from numpy's
+    RNG) mmpretrain's composition equals ours inside the image, but its padding is
+    black: RandomCrop applies ``padding_mode`` only to ``pad_if_needed``, and pads
+    ``padding`` with ``pad_val`` (0). Ours mirrors the border, as PixMIM does."""
+    from skimage import data
+    img = getattr(data, name)()
+    img = img[:min(img.shape[:2]), :min(img.shape[:2])]  # square crop of the photograph
+    differs = 0
+    for seed in range(20):
+        np.random.seed(seed)
+        ours = ConservativeCrop(crop_size=SIZE, padding=PAD).transform({'img': img})
+        np.random.seed(seed)
+        theirs = library_crop(img)
+        x1, y1, _, _ = ours['crop_bbox']
+        inside = (slice(max(PAD - y1, 0), SIZE - max(y1 - PAD, 0)),
+                  slice(max(PAD - x1, 0), SIZE - max(x1 - PAD, 0)))
+        assert np.array_equal(ours['img'][inside], theirs[inside])
+        border = np.ones((SIZE, SIZE), bool)
+        border[inside] = False
+        if border.any():
+            differs += 1
+            assert (theirs[border] == 0).all()                     # black
+            assert (ours['img'][border] != 0).any()                 # mirrored photograph
+    assert differs > 0
+
+
+def test_conservative_crop__longer_side_rounded_where_resize_edge_truncates():
+    """chelsea is 451 x 300: at 224 its longer side is 336.7 px, which ResizeEdge
+    truncates to 336 and ours rounds to 337."""
+    from skimage import data
+    img = data.chelsea()
+    resize = TRANSFORMS.build(dict(type='ResizeEdge', scale=SIZE, edge='short',
+                                   backend='pillow', interpolation='bicubic'))
+    assert resize.transform({'img': img})['img'].shape[:2] == (224, 336)
+    ours = ConservativeCrop(crop_size=SIZE, padding=PAD).resize_shorter_side(img)
+    assert ours.shape[:2] == (224, 337)

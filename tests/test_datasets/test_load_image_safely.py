@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 from skimage import data
 
-from mmmim.datasets import SKIPPED_IMAGES, ImageLoadError, LoadImageSafely
+from mmmim.datasets import ImageLoadError, LoadImageSafely
 
 
 @pytest.fixture(scope='module')
@@ -198,9 +198,10 @@ def make_broken(kind: str, tmp_path: Path, photo: np.ndarray) -> Path:
 def test_load__broken_file_skipped_with_warning_naming_file(kind, tmp_path, chelsea,
                                                             mmengine_log):
     path = make_broken(kind, tmp_path, chelsea)
-    before = SKIPPED_IMAGES.count
-    assert load_rgb(path, max_pixels=10_000_000) is None
-    assert SKIPPED_IMAGES.count == before + 1
+    loader = LoadImageSafely(max_pixels=10_000_000)
+    before = loader.skipped.count
+    assert loader({'img_path': str(path)}) is None
+    assert loader.skipped.count == loader.skipped.total == before + 1
     warning = next(m for m in mmengine_log if str(path) in m)
     assert BROKEN[kind][2] in warning
     assert f'{before + 1} skipped so far in this process' in warning

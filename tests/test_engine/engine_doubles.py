@@ -3,6 +3,7 @@ that the tests start (``custom_imports=dict(imports=['engine_doubles'])`` with t
 folder on PYTHONPATH)."""
 import json
 import os
+import time
 from typing import Iterable, List, Optional
 
 import torch
@@ -121,3 +122,29 @@ class TestNaNLoss(MaskedReconstructionLoss):
         if MessageHub.get_current_instance().get_info('iter') in self.nan_iters:
             loss = loss * float('nan')
         return loss
+
+
+@HOOKS.register_module()
+class TestHangInSaveHook(Hook):
+    """Make the checkpoint of iteration ``at_iter`` (1-based, as its file name) large
+    (``payload_mb`` of zeros) and stop its save in the middle: once the temporary
+    file is written, ``os.fsync`` announces it by creating ``signal_file`` and
+    sleeps, so the test can SIGKILL the process while the save is under way."""
+
+    def __init__(self, at_iter: int, signal_file: str, payload_mb: int = 64) -> None:
+        self.at_iter = at_iter
+        self.signal_file = signal_file
+        self.payload_mb = payload_mb
+
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        if checkpoint['meta'].get('iter') != self.at_iter:
+            return
+        checkpoint['test_payload'] = torch.zeros(self.payload_mb * 2**18)  # float32
+        signal_file = self.signal_file
+
+        def announce_and_hang(fd: int) -> None:
+            with open(signal_file, 'w') as f:
+                f.write(str(os.getpid()))
+            time.sleep(600)
+
+        os.fsync = announce_and_hang

@@ -9,15 +9,13 @@ import torch
 from mmengine.config import Config
 from mmengine.hooks import Hook
 from mmengine.runner import Runner
-from mmpretrain.utils import register_all_modules
 
-import mmmim  # noqa: F401
+import mmmim  # noqa: F401  (registers mmpretrain's modules too)
 import mmmim.engine  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_CONFIG = ROOT / 'configs' / 'demo' / 'mae_vit-tiny_demo.py'
 TINY_VIT = dict(embed_dims=32, num_layers=2, num_heads=2, feedforward_channels=64)
-register_all_modules(init_default_scope=False)
 
 
 def tiny_demo_cfg(images_dir, work_dir, batch_size: int = 4, max_epochs: int = 2,

@@ -1,6 +1,5 @@
 """PVT (v1) encoder for masked pretraining, with mmdet's PyramidVisionTransformer keys."""
-from collections import OrderedDict
-from typing import Dict, Optional, Sequence
+from typing import Dict, Optional
 
 import torch
 import torch.nn.functional as F
@@ -8,6 +7,7 @@ from mmdet.models.backbones.pvt import PyramidVisionTransformer, SpatialReductio
 from mmdet.models.layers import nlc_to_nchw
 from torch import nn
 
+from mmmim.converters.pvt import pooled_sr_to_conv  # noqa: F401  (re-exported)
 from mmmim.registry import MODELS
 
 from ..structures import EncoderOutput, MaskSet
@@ -29,22 +29,6 @@ class PooledReduction(nn.Conv2d):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return super().forward(F.avg_pool2d(x, self.pool) if self.pool > 1 else x)
-
-
-def pooled_sr_to_conv(state_dict: Dict[str, torch.Tensor], sr_ratios: Sequence[int],
-                      prefix: str = '') -> 'OrderedDict[str, torch.Tensor]':
-    """Our pooled SR weights ``[C, C, 1, 1]`` -> mmdet's strided-conv kernels
-    ``[C, C, r, r]`` (``W / r**2`` tiled: avg-pool then 1x1 conv equals that conv),
-    so a pretrained encoder loads into mmdet's PyramidVisionTransformer with
-    ``sr_ratios`` exactly."""
-    out = OrderedDict()
-    for key, value in state_dict.items():
-        parts = key[len(prefix):].split('.') if key.startswith(prefix) else []
-        if parts[:1] == ['layers'] and key.endswith('attn.sr.weight') and value.shape[-1] == 1:
-            r = sr_ratios[int(parts[1])]
-            value = value.expand(-1, -1, r, r) / r**2
-        out[key] = value
-    return out
 
 
 @MODELS.register_module()

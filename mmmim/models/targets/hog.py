@@ -116,9 +116,6 @@ class HOGTarget(nn.Module):
             raise ValueError(f'image {h}x{w} is not divisible into {k}-pixel cells')
         return h // k, w // k
 
-    def grids(self, image_hw) -> Dict[str, Tuple[int, int]]:
-        return {name: self.grid(image_hw, name) for name in self.names}
-
     @torch.no_grad()
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """Single-scale target ``[B, L, C*nbins]`` (see :meth:`multi_scale` otherwise)."""

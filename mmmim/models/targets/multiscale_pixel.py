@@ -14,7 +14,7 @@ class MultiScalePixelTarget(nn.Module):
     """:class:`PixelTarget` at several patch sizes, with :class:`HOGTarget`'s
     multi-scale interface: ``names`` (``'pix{k}'``, one per scale, repeats
     allowed), ``multi_scale(images) -> {name: [B, (H/k)*(W/k), k*k*C]}``,
-    ``grid(image_hw, name)``, ``grids(image_hw)`` and ``dims(name)``.
+    ``grid(image_hw, name)`` and ``dims(name)``.
 
     Args:
         patch_sizes: patch side per scale (LocalMIM's Swin: 8, 16, 32, 32).
@@ -45,9 +45,6 @@ class MultiScalePixelTarget(nn.Module):
                 raise ValueError(f'scales {self.names}: name one')
             name = self.names[0]
         return tuple(self.scales[name].grid(image_hw))
-
-    def grids(self, image_hw) -> Dict[str, Tuple[int, int]]:
-        return {name: self.grid(image_hw, name) for name in self.names}
 
     @torch.no_grad()
     def multi_scale(self, images: torch.Tensor) -> Dict[str, torch.Tensor]:

@@ -21,4 +21,4 @@ auto_scale_lr = dict(base_batch_size=1024)
 
 default_hooks = dict(
     logger=dict(interval=100),
-    checkpoint=dict(type='CheckpointHook', interval=5, max_keep_ckpts=2, save_best='auto'))
+    checkpoint=dict(interval=5, max_keep_ckpts=2, save_best='auto'))

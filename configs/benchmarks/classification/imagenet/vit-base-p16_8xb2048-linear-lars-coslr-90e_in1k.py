@@ -41,4 +41,4 @@ auto_scale_lr = dict(base_batch_size=16384)
 
 default_hooks = dict(
     logger=dict(interval=10),
-    checkpoint=dict(type='CheckpointHook', interval=10, max_keep_ckpts=2, save_best='auto'))
+    checkpoint=dict(interval=10, max_keep_ckpts=2, save_best='auto'))
