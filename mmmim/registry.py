@@ -3,14 +3,22 @@
 With ``default_scope='mmmim'`` a config finds every mmmim module without manual
 imports (each registry names the package ``locations`` holding its modules), every
 mmpretrain / mmengine module by plain name (parent lookup), and mmdet / mmseg modules
-by scope prefix (``type='mmdet.MaskRCNN'``).
+by scope prefix (``type='mmdet.MaskRCNN'``). Conversely, configs of another default
+scope (mmdet, mmseg) name mmmim modules as ``'mmmim.X'`` once ``mmmim`` is imported
+(``custom_imports=dict(imports=['mmmim.engine', 'mmmim.models'])``).
 """
 from mmengine.registry import Registry
 from mmpretrain import registry as mmpretrain_registry
 
 
 def _child(name: str, parent: Registry, *locations: str) -> Registry:
-    return Registry(name, parent=parent, scope='mmmim', locations=list(locations))
+    registry = Registry(name, parent=parent, scope='mmmim', locations=list(locations))
+    # mmengine resolves ``'scope.Name'`` from another scope only for scopes among the
+    # root registry's children; listing mmmim there too (its parent stays mmpretrain's)
+    # lets mmdet / mmseg configs name ``type='mmmim.X'`` / ``constructor='mmmim.X'``.
+    root = parent._get_root_registry()
+    root._children.setdefault(registry.scope, registry)
+    return registry
 
 
 _pre = mmpretrain_registry

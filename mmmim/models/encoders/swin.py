@@ -10,6 +10,7 @@ from torch import nn
 
 from mmmim.registry import MODELS
 
+from ..layer_depth import family_rule
 from ..structures import EncoderOutput, MaskSet
 from ..utils import resample_mask
 from .compaction import compact_map, compact_pos_embed, compact_units, window_choice
@@ -114,6 +115,11 @@ class MaskedSwin(SwinTransformer):
             cfg.setdefault('window_size', max(1, min(window_size, -(-side // 2**i))))
             cfgs.append(cfg)
         return cfgs
+
+    def get_layer_depth(self, param_name: str, prefix: str = '') -> Tuple[int, int]:
+        """``(depth, number of depths)`` of a parameter for layer-wise lr decay: the
+        Swin rule of :mod:`mmmim.models.layer_depth` (mmpretrain's signature)."""
+        return family_rule(self)(param_name, prefix)
 
     @property
     def out_dims(self) -> int:

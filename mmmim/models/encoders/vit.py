@@ -1,5 +1,5 @@
 """ViT encoder for masked pretraining, with mmpretrain's VisionTransformer keys."""
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Tuple
 
 import torch
 from mmpretrain.models.backbones import VisionTransformer
@@ -8,6 +8,7 @@ from torch import nn
 
 from mmmim.registry import MODELS
 
+from ..layer_depth import family_rule
 from ..structures import EncoderOutput, MaskSet
 from ..utils import gather_rows, init_linear_and_norm, resample_mask, sincos_pos_embed
 
@@ -48,6 +49,11 @@ class MaskedViT(VisionTransformer):
         self.taps = tuple(i % self.num_layers for i in taps)
         self.secondary_token = (nn.Parameter(torch.zeros(1, 1, self.embed_dims))
                                 if secondary_token else None)
+
+    def get_layer_depth(self, param_name: str, prefix: str = '') -> Tuple[int, int]:
+        """``(depth, number of depths)`` of a parameter for layer-wise lr decay: the
+        ViT rule of :mod:`mmmim.models.layer_depth` (mmpretrain's signature)."""
+        return family_rule(self)(param_name, prefix)
 
     @property
     def out_dims(self) -> int:
