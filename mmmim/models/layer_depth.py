@@ -39,7 +39,7 @@ and v2, ``MaskedPVT``).
 """
 import re
 from functools import partial
-from typing import Callable, List, Sequence, Tuple
+from typing import Callable, List, Optional, Sequence, Tuple
 
 from torch import nn
 
@@ -59,22 +59,23 @@ def _cumulative(depths: Sequence[int]) -> List[int]:
     return out
 
 
-def _strip(param_name: str, prefix: str):
-    """The name inside the backbone, or None for a name outside ``prefix``."""
-    return param_name[len(prefix):] if param_name.startswith(prefix) else None
+def _framed(param_name: str, prefix: str, num_depths: int,
+            inner: Callable[[str], Optional[int]]) -> Tuple[int, int]:
+    """The frame every rule shares: a name outside ``prefix`` (neck, head) and a name
+    ``inner`` leaves unplaced (None) are at the top, ``num_depths - 1``."""
+    depth = inner(param_name[len(prefix):]) if param_name.startswith(prefix) else None
+    return (num_depths - 1 if depth is None else depth), num_depths
 
 
 def vit_layer_depth(param_name: str, prefix: str = '', *, num_blocks: int) -> Tuple[int, int]:
     """ViT: tokens, positions and ``patch_embed*`` -> 0; ``layers.i`` / ``blocks.i``
     -> i + 1; the rest -> ``num_blocks + 1``."""
-    num_depths = num_blocks + 2
-    name = _strip(param_name, prefix)
-    if name is None:
-        return num_depths - 1, num_depths
-    if name in VIT_STEM_NAMES or name.startswith('patch_embed'):
-        return 0, num_depths
-    block = _VIT_BLOCK.match(name)
-    return (int(block.group(1)) + 1 if block else num_depths - 1), num_depths
+    def inner(name: str) -> Optional[int]:
+        if name in VIT_STEM_NAMES or name.startswith('patch_embed'):
+            return 0
+        block = _VIT_BLOCK.match(name)
+        return int(block.group(1)) + 1 if block else None
+    return _framed(param_name, prefix, num_blocks + 2, inner)
 
 
 def swin_layer_depth(param_name: str, prefix: str = '', *,
@@ -83,18 +84,16 @@ def swin_layer_depth(param_name: str, prefix: str = '', *,
     ``stages.s.downsample`` (patch merging ending stage s) -> cum[s + 1]; the rest
     (``absolute_pos_embed``, ``norm{i}``) -> ``sum(depths) + 1``."""
     cum = _cumulative(depths)
-    num_depths = cum[-1] + 2
-    name = _strip(param_name, prefix)
-    if name is None:
-        return num_depths - 1, num_depths
-    if name in PYRAMID_STEM_NAMES or name.startswith('patch_embed'):
-        return 0, num_depths
-    part = _SWIN_PART.match(name)
-    if not part:
-        return num_depths - 1, num_depths
-    stage, block = int(part.group(1)), part.group(2)
-    depth = cum[stage] + int(block) + 1 if block is not None else cum[stage + 1]
-    return depth, num_depths
+
+    def inner(name: str) -> Optional[int]:
+        if name in PYRAMID_STEM_NAMES or name.startswith('patch_embed'):
+            return 0
+        part = _SWIN_PART.match(name)
+        if not part:
+            return None
+        stage, block = int(part.group(1)), part.group(2)
+        return cum[stage] + int(block) + 1 if block is not None else cum[stage + 1]
+    return _framed(param_name, prefix, cum[-1] + 2, inner)
 
 
 def pvt_layer_depth(param_name: str, prefix: str = '', *, depths: Sequence[int],
@@ -105,22 +104,21 @@ def pvt_layer_depth(param_name: str, prefix: str = '', *, depths: Sequence[int],
     -> ``sum(depths) + 1``. ``pos_embed_first``: ``layers.s.1.0`` is the position
     embedding (v1, ``use_abs_pos_embed``), not block 0 (v2)."""
     cum = _cumulative(depths)
-    num_depths = cum[-1] + 2
-    name = _strip(param_name, prefix)
-    if name is None:
-        return num_depths - 1, num_depths
-    if name in PYRAMID_STEM_NAMES:
-        return 0, num_depths
-    part = _PVT_PART.match(name)
-    if not part:
-        return num_depths - 1, num_depths
-    stage, kind, index = int(part.group(1)), int(part.group(2)), part.group(3)
-    if kind == 0:
-        return cum[stage], num_depths
-    if kind == 2:
-        return cum[stage + 1], num_depths
-    block = int(index) - int(pos_embed_first)
-    return (cum[stage] + block + 1 if block >= 0 else cum[stage]), num_depths
+
+    def inner(name: str) -> Optional[int]:
+        if name in PYRAMID_STEM_NAMES:
+            return 0
+        part = _PVT_PART.match(name)
+        if not part:
+            return None
+        stage, kind, index = int(part.group(1)), int(part.group(2)), part.group(3)
+        if kind != 1:                      # 0: the stage's patch embed, 2: its norm
+            return cum[stage] if kind == 0 else cum[stage + 1]
+        if index is None:
+            return None
+        block = int(index) - int(pos_embed_first)
+        return cum[stage] + block + 1 if block >= 0 else cum[stage]
+    return _framed(param_name, prefix, cum[-1] + 2, inner)
 
 
 def _vit_rule(backbone: nn.Module) -> DepthRule:
