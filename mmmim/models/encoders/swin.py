@@ -5,9 +5,10 @@ from typing import Dict, List, Optional, Tuple
 import torch
 from mmengine.model.weight_init import trunc_normal_
 from mmpretrain.models.backbones import SwinTransformer
-from mmpretrain.models.utils import resize_pos_embed, to_2tuple
+from mmpretrain.models.utils import to_2tuple
 from torch import nn
 
+from mmmim.converters.pos_embed import resize_abs_pos_embed
 from mmmim.registry import MODELS
 
 from ..layer_depth import family_rule
@@ -167,8 +168,8 @@ class MaskedSwin(SwinTransformer):
             tokens = replace_tokens(tokens, hw, masks.mask, masks.grid, self.mask_token,
                                     'mask_token')
         if self.use_abs_pos_embed:
-            pos = resize_pos_embed(self.absolute_pos_embed, self.patch_resolution, full_hw,
-                                   self.interpolate_mode, self.num_extra_tokens)
+            pos = resize_abs_pos_embed(self.absolute_pos_embed, full_hw, self.patch_resolution,
+                                       self.num_extra_tokens, self.interpolate_mode)
             if choice is not None:
                 pos_map = pos.transpose(1, 2).reshape(1, -1, *full_hw)
                 pos = compact_pos_embed(pos_map, choice, hw)

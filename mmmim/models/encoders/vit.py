@@ -3,9 +3,9 @@ from typing import Optional, Sequence, Tuple
 
 import torch
 from mmpretrain.models.backbones import VisionTransformer
-from mmpretrain.models.utils import resize_pos_embed
 from torch import nn
 
+from mmmim.converters.pos_embed import resize_abs_pos_embed
 from mmmim.registry import MODELS
 
 from ..layer_depth import family_rule
@@ -85,9 +85,9 @@ class MaskedViT(VisionTransformer):
 
     def _positions(self, hw) -> torch.Tensor:
         """Position embedding ``[1, extra + h*w, C]`` for a patch grid ``hw``."""
-        return resize_pos_embed(self.pos_embed, self.patch_resolution, hw,
-                                mode=self.interpolate_mode,
-                                num_extra_tokens=self.num_extra_tokens)
+        return resize_abs_pos_embed(self.pos_embed, hw, self.patch_resolution,
+                                    num_extra_tokens=self.num_extra_tokens,
+                                    mode=self.interpolate_mode)
 
     def embed_visible(self, x: torch.Tensor, masks: MaskSet):
         """Patch-embed, add positions, keep visible patches -> ``[B, K, C]``."""
