@@ -1,7 +1,7 @@
 """Shims for the OpenMMLab stack on current torch / numpy, applied once at import.
 
-Each shim is small, idempotent and has a test in ``tests/test_compat.py`` that fails
-without it:
+Each shim is small, idempotent and has a test that fails without it
+(``tests/test_compat.py``; the resizer routing in ``tests/test_converters/test_pos_embed.py``):
 
 1. ``torch.load`` defaults to ``weights_only=True`` since torch 2.6; mmengine 0.10.7
    checkpoints hold a few non-tensor objects (``HistoryBuffer`` of the message hub,

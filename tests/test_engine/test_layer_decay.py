@@ -129,6 +129,18 @@ def test_layer_decay__pvt_backbone_alone_stage_entry_follows_its_stage():
     assert lr['layers.1.1.1.attn.attn.in_proj_weight'] == (RATE ** (top - 3), 0.05)
 
 
+def test_layer_decay__vitdet_style_rel_pos_on_mmpretrain_keys_is_its_block_without_decay():
+    """ViTDet-style relative positions ``layers.i.attn.rel_pos_h/w`` (2-D tables)."""
+    model = tiny_vit_classifier()
+    for layer in model.backbone.layers:
+        layer.attn.rel_pos_h = torch.nn.Parameter(torch.zeros(2 * 2 - 1, 8))
+        layer.attn.rel_pos_w = torch.nn.Parameter(torch.zeros(2 * 2 - 1, 8))
+    _, lr = build(model)
+    top = 3 + 1
+    assert lr['backbone.layers.1.attn.rel_pos_h'] == (RATE ** (top - 2), 0)
+    assert lr['backbone.layers.2.attn.rel_pos_w'] == (RATE ** (top - 3), 0)
+
+
 def test_layer_decay__rate_one_is_the_plain_optimizer():
     model = tiny_vit_classifier(layers=2)
     optimizer, lr = build(model, rate=1.0)
