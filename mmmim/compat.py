@@ -1,7 +1,7 @@
 """Shims for the OpenMMLab stack on current torch / numpy, applied once at import.
 
-Each shim is small, idempotent and has a test in ``tests/test_compat.py`` that fails
-without it:
+Each shim is small, idempotent and has a test that fails without it
+(``tests/test_compat.py``; the resizer routing in ``tests/test_converters/test_pos_embed.py``):
 
 1. ``torch.load`` defaults to ``weights_only=True`` since torch 2.6; mmengine 0.10.7
    checkpoints hold a few non-tensor objects (``HistoryBuffer`` of the message hub,
@@ -13,10 +13,11 @@ without it:
    methods and refuses any other look-up.
 2. numpy 2 removed ``np.in1d`` (used by mmpretrain's retrieval metrics); it is
    restored as an alias of ``np.isin``, which has the same semantics for 1-D input.
-3. SciPy 1.14 removed ``interpolate.interp2d``, which mmpretrain uses to resize Swin
-   relative position bias tables across window sizes (pretraining window 8 ->
-   fine-tuning window 16); it is restored as the bicubic ``RectBivariateSpline`` it
-   computed on rectangular grids.
+3. mmpretrain's position-embedding and relative-table resizers (the latter calls
+   SciPy's ``interp2d``, removed in SciPy 1.14, on every Swin window change, e.g.
+   pretraining window 8 -> fine-tuning window 16) are replaced in mmpretrain's
+   backbone modules by mmmim's single resizer (:mod:`mmmim.converters.pos_embed`), so
+   every load path resizes alike.
 """
 import pickle
 
@@ -71,28 +72,45 @@ def restore_numpy_aliases() -> None:
         np.in1d = np.isin
 
 
-def restore_scipy_interp2d() -> None:
-    """SciPy 1.14 removed ``interpolate.interp2d``; mmpretrain resizes Swin / BEiT
-    relative position bias tables with ``interp2d(x, y, z, kind='cubic')`` on a
-    rectangular grid when a checkpoint's window size differs. On a rectangular grid
-    interp2d computed the interpolating (s=0) bicubic spline, i.e.
-    ``RectBivariateSpline``; it is restored as that."""
-    from scipy import interpolate
-    try:
-        interpolate.interp2d([0., 1.], [0., 1.], [[0., 0.], [0., 0.]])
-        return
-    except NotImplementedError:
-        pass
+def _mmpretrain_resize_pos_embed(pos_embed, src_shape, dst_shape, mode='bicubic',
+                                 num_extra_tokens=1):
+    """mmpretrain's ``resize_pos_embed`` signature over mmmim's resizer."""
+    from mmmim.converters.pos_embed import resize_abs_pos_embed
+    return resize_abs_pos_embed(pos_embed, tuple(dst_shape), tuple(src_shape),
+                                num_extra_tokens=num_extra_tokens, mode=mode)
 
-    def interp2d(x, y, z, kind='cubic'):
-        k = {'linear': 1, 'cubic': 3, 'quintic': 5}[kind]
-        spline = interpolate.RectBivariateSpline(
-            y, x, z, kx=min(k, len(x) - 1), ky=min(k, len(y) - 1))
-        return lambda x_new, y_new: spline(y_new, x_new)
 
-    interpolate.interp2d = interp2d
+def route_mmpretrain_resizers() -> list:
+    """Route mmpretrain's position-embedding and relative-table resizing through
+    :mod:`mmmim.converters.pos_embed`, so that a checkpoint loaded by mmpretrain's own
+    ``load_state_dict`` hooks gets the same tensors as through our converters.
+
+    Every mmpretrain module that imported ``resize_pos_embed`` (the same bicubic
+    math) or ``resize_relative_position_bias_table`` (BEiT's geometric resampling,
+    which calls SciPy's ``interp2d``, removed in SciPy 1.14, so a Swin window change
+    fails without this) gets mmmim's function under that name. Returns the
+    ``module.name`` entries routed (idempotent).
+    """
+    import sys
+
+    import mmpretrain.models.backbones  # noqa: F401  (imports every backbone module)
+    from mmpretrain.models.utils import embed
+
+    from mmmim.converters.pos_embed import resize_table_of_side
+    pairs = ((embed.resize_pos_embed, _mmpretrain_resize_pos_embed),
+             (embed.resize_relative_position_bias_table, resize_table_of_side))
+    routed = []
+    for name, module in list(sys.modules.items()):
+        if not name.startswith('mmpretrain.') or module is embed or module is None:
+            continue
+        for attr, value in list(vars(module).items()):
+            for theirs, ours in pairs:
+                if value is theirs or value is ours:
+                    setattr(module, attr, ours)
+                    routed.append(f'{name}.{attr}')
+    return routed
 
 
 allow_training_checkpoint_globals()
 restore_numpy_aliases()
-restore_scipy_interp2d()
+route_mmpretrain_resizers()

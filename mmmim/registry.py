@@ -15,13 +15,23 @@ Weight initializers are the one exception: mmengine's ``init_weights`` looks the
 from its root registry under any default scope (mmdet / mmseg configs too), so mmmim
 registers its ``MIMPretrained`` there, once; the child below only imports it (its
 location) when a config with default scope ``mmmim`` names it.
+
+Conversely, configs of another default scope (mmdet, mmseg) name mmmim modules as
+``'mmmim.X'`` once ``mmmim`` is imported
+(``custom_imports=dict(imports=['mmmim.engine', 'mmmim.models'])``).
 """
 from mmengine.registry import Registry
 from mmpretrain import registry as mmpretrain_registry
 
 
 def _child(name: str, parent: Registry, *locations: str) -> Registry:
-    return Registry(name, parent=parent, scope='mmmim', locations=list(locations))
+    registry = Registry(name, parent=parent, scope='mmmim', locations=list(locations))
+    # mmengine resolves ``'scope.Name'`` from another scope only for scopes among the
+    # root registry's children; listing mmmim there too (its parent stays mmpretrain's)
+    # lets mmdet / mmseg configs name ``type='mmmim.X'`` / ``constructor='mmmim.X'``.
+    root = parent._get_root_registry()
+    root._children.setdefault(registry.scope, registry)
+    return registry
 
 
 _pre = mmpretrain_registry

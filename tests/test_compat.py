@@ -129,20 +129,3 @@ def test_numpy_in1d__restored_for_mmpretrain_retrieval_metrics():
     recall = RetrievalRecall.calculate(torch.tensor([[0.1, 0.9, 0.2]]),
                                        torch.tensor([[0, 1, 0]]), topk=1)
     assert float(recall[0]) == 100.0
-
-
-def test_scipy_interp2d_shim__interpolates_through_grid_points_bicubically():
-    """mmpretrain's Swin window resize calls ``interp2d(x, y, z, kind='cubic')``,
-    removed from SciPy 1.14; the shim restores it. Without the shim this call raises
-    NotImplementedError on current SciPy."""
-    import numpy as np
-    from scipy import interpolate
-
-    import mmmim.compat  # noqa: F401
-    x = np.arange(-3, 4, dtype=float)
-    y = np.arange(-3, 4, dtype=float)
-    z = np.add.outer(y ** 2, 2 * x)  # bicubic splines reproduce polynomials of degree <= 3
-    f = interpolate.interp2d(x, y, z, kind='cubic')
-    xs, ys = np.linspace(-3, 3, 13), np.linspace(-3, 3, 11)
-    assert np.allclose(f(x, y), z, atol=1e-10)
-    assert np.allclose(f(xs, ys), np.add.outer(ys ** 2, 2 * xs), atol=1e-8)

@@ -3,7 +3,7 @@ _base_ = './localmim_swin-base-w7_8xb256-amp-coslr-100e_in1k.py'
 param_scheduler = [
     dict(type='LinearLR', start_factor=1e-4, by_epoch=True, begin=0, end=40,
          convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', T_max=360, by_epoch=True, begin=40, end=400,
+    dict(type='CosineAnnealingLR', by_epoch=True, begin=40,
          convert_to_iter_based=True),
 ]
 train_cfg = dict(max_epochs=400)

@@ -13,7 +13,7 @@ optim_wrapper = dict(type='GuardedAmpOptimWrapper', dtype='auto', loss_scale='dy
 param_scheduler = [
     dict(type='LinearLR', start_factor=1e-4, by_epoch=True, begin=0, end=10,
          convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', T_max=90, by_epoch=True, begin=10, end=100,
+    dict(type='CosineAnnealingLR', by_epoch=True, begin=10,
          convert_to_iter_based=True),
 ]
 train_cfg = dict(max_epochs=100)

@@ -3,7 +3,7 @@ _base_ = './localmim_vit-base-p16_8xb256-amp-coslr-100e_in1k.py'
 param_scheduler = [
     dict(type='LinearLR', start_factor=1e-4, by_epoch=True, begin=0, end=40,
          convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', T_max=1560, by_epoch=True, begin=40, end=1600,
+    dict(type='CosineAnnealingLR', by_epoch=True, begin=40,
          convert_to_iter_based=True),
 ]
 train_cfg = dict(max_epochs=1600)

@@ -14,11 +14,5 @@ model = dict(
 train_dataloader = dict(batch_size=512)
 base_batch_size = 4096
 optim_wrapper = dict(optimizer=dict(lr=1.5e-4 * base_batch_size / 256))
-param_scheduler = [
-    dict(type='LinearLR', start_factor=1e-4, by_epoch=True, begin=0, end=40,
-         convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', T_max=760, by_epoch=True, begin=40, end=800,
-         convert_to_iter_based=True),
-]
 train_cfg = dict(max_epochs=800)
 auto_scale_lr = dict(base_batch_size=base_batch_size)

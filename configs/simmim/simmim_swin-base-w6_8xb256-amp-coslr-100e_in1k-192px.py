@@ -29,8 +29,8 @@ optim_wrapper = dict(
 param_scheduler = [
     dict(type='LinearLR', start_factor=1e-6 / 2e-4, by_epoch=True, begin=0, end=10,
          convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', T_max=90, eta_min=1e-5 * base_batch_size / 512,
-         by_epoch=True, begin=10, end=100, convert_to_iter_based=True),
+    dict(type='CosineAnnealingLR', eta_min=1e-5 * base_batch_size / 512,
+         by_epoch=True, begin=10, convert_to_iter_based=True),
 ]
 train_cfg = dict(max_epochs=100)
 auto_scale_lr = dict(base_batch_size=base_batch_size)

@@ -5,7 +5,7 @@ optim_wrapper = dict(optimizer=dict(lr=1e-4 * 2048 / 512))
 param_scheduler = [
     dict(type='LinearLR', start_factor=5e-7 / 1e-4, by_epoch=True, begin=0, end=10,
          convert_to_iter_based=True),
-    dict(type='MultiStepLR', milestones=[700], by_epoch=True, begin=10, end=800,
+    dict(type='MultiStepLR', milestones=[700], by_epoch=True, begin=10,
          convert_to_iter_based=True),
 ]
 train_cfg = dict(max_epochs=800)

@@ -5,7 +5,7 @@ model = dict(encoder=dict(arch='large'), decoder=dict(depth=8))
 param_scheduler = [
     dict(type='LinearLR', start_factor=1e-4, by_epoch=True, begin=0, end=40,
          convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', T_max=760, by_epoch=True, begin=40, end=800,
+    dict(type='CosineAnnealingLR', by_epoch=True, begin=40,
          convert_to_iter_based=True),
 ]
 train_cfg = dict(max_epochs=800)

@@ -9,6 +9,6 @@ model = dict(
 param_scheduler = [
     dict(type='LinearLR', start_factor=1e-4, by_epoch=True, begin=0, end=10,
          convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', T_max=190, by_epoch=True, begin=10, end=200,
+    dict(type='CosineAnnealingLR', by_epoch=True, begin=10,
          convert_to_iter_based=True),
 ]

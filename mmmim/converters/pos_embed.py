@@ -1,4 +1,20 @@
-"""Resizing absolute position embeddings between patch grids (users.md item 7)."""
+"""The one place that resizes position embeddings and relative position tables.
+
+Every load path goes through these functions: the converters (ViT ``pos_embed``, PVT
+per-stage grids, Swin bias tables), :class:`~mmmim.converters.MIMPretrained` (through
+the converters), our encoders' forward at another input size, and mmpretrain's own
+load-time hooks (ViT / Swin ``_prepare_pos_embed``, Swin / BEiT
+``_prepare_relative_position_bias_table``), which :mod:`mmmim.compat` routes here. So a
+checkpoint resized by ``tools/convert.py``, by ``MIMPretrained`` or by mmpretrain's
+``load_state_dict`` gives the same tensors (tests/test_converters/test_pos_embed.py).
+
+Absolute embeddings: bicubic (MAE / BEiT / timm / mmpretrain), any grids incl.
+non-square, leading extra tokens (class token) kept; or ``mode='sincos'`` to
+regenerate a fixed 2D sin-cos embedding for the new grid. Relative tables: bicubic over
+the ``(2W-1) x (2W-1)`` offset grid, as the official Swin and mmdet / mmseg Swin resize
+them (mmpretrain's own resize, BEiT's geometric resampling through SciPy's removed
+``interp2d``, is replaced).
+"""
 import math
 from typing import Optional, Tuple
 
@@ -28,7 +44,9 @@ def resize_abs_pos_embed(pos_embed: torch.Tensor, dst_grid: Grid,
         dst_grid: target ``(h', w')``; may be non-square.
         src_grid: source ``(h, w)``; inferred as square when omitted.
         num_extra_tokens: E.
-        mode: ``F.interpolate`` mode (bicubic as MAE / BEiT / timm do).
+        mode: ``F.interpolate`` mode (bicubic as MAE / BEiT / timm do), or
+            ``'sincos'``: the grid positions are regenerated as the fixed 2D sin-cos
+            embedding of ``dst_grid`` (for frozen sin-cos embeddings).
 
     Returns:
         ``[1, E + h'*w', C]`` in the input dtype; the input itself when the grids agree.
@@ -43,6 +61,10 @@ def resize_abs_pos_embed(pos_embed: torch.Tensor, dst_grid: Grid,
     if src_grid == dst_grid:
         return pos_embed
     dims = grid_pos.shape[-1]
+    if mode == 'sincos':
+        from mmmim.models.utils import sincos_pos_embed  # models import this module
+        grid_pos = sincos_pos_embed(dst_grid, dims).to(pos_embed)
+        return torch.cat([extra, grid_pos], dim=1)
     image = grid_pos.reshape(1, *src_grid, dims).permute(0, 3, 1, 2).float()  # [1, C, h, w]
     image = F.interpolate(image, size=dst_grid, mode=mode, align_corners=False)
     grid_pos = image.permute(0, 2, 3, 1).reshape(1, -1, dims).to(pos_embed.dtype)
@@ -71,3 +93,15 @@ def resize_rel_pos_bias_table(table: torch.Tensor, dst_window: Grid,
     image = table.T.reshape(1, heads, *src_side).float()
     image = F.interpolate(image, size=dst_side, mode=mode, align_corners=False)
     return image.reshape(heads, -1).T.contiguous().to(table.dtype)
+
+
+def resize_table_of_side(src_side: int, dst_side: int, table: torch.Tensor,
+                         num_heads: int) -> torch.Tensor:
+    """mmpretrain's ``resize_relative_position_bias_table(src_shape, dst_shape, table,
+    num_head)`` signature (sides ``2W-1`` of the offset grid) over
+    :func:`resize_rel_pos_bias_table`; what :mod:`mmmim.compat` installs in its place."""
+    if table.shape != (src_side * src_side, num_heads):
+        raise ValueError(f'relative position table {tuple(table.shape)} is not '
+                         f'[{src_side}^2, {num_heads}]')
+    window = (dst_side + 1) // 2
+    return resize_rel_pos_bias_table(table, (window, window))

@@ -9,7 +9,13 @@ from mmengine.registry import init_default_scope
 
 import mmmim.converters  # noqa: F401
 import mmmim.models  # noqa: F401
-from mmmim.converters import ConversionError, MIMPretrained, convert_checkpoint, load_weights
+from mmmim.converters import (
+    ConversionError,
+    MIMPretrained,
+    convert_checkpoint,
+    load_weights,
+    resize_abs_pos_embed,
+)
 from mmmim.registry import MODELS
 
 init_default_scope('mmmim')
@@ -53,11 +59,16 @@ def test_pvt_to_mmdet__mmdet_pvt_gets_our_features(pvt_pretrained, photo_batch):
 
 def test_pvt_to_mmdet__larger_target_resizes_every_stage_position_grid(pvt_pretrained):
     from mmdet.models.backbones import PyramidVisionTransformer
-    _, path = pvt_pretrained
+    encoder, path = pvt_pretrained
     model = PyramidVisionTransformer(pretrain_img_size=2 * IMAGE, **TINY)
     report = MIMPretrained(path, target='mmdet')(model)
     assert sum('pos_embed resized' in n for n in report.notes) == 4
     assert not report.shape_mismatch and not report.missing
+    for ours, theirs in zip(encoder.position_embeddings(), model.layers):
+        # each stage through the one resizer (no extra token), to the target's grid
+        expected = resize_abs_pos_embed(ours.pos_embed.detach(), tuple(theirs[1][0].pos_shape),
+                                        num_extra_tokens=0)
+        assert torch.equal(theirs[1][0].pos_embed.detach(), expected)
 
 
 def test_pvt_converter__swin_or_vit_checkpoint_fails(pretrained):

@@ -17,10 +17,13 @@ optim_wrapper = dict(
             'secondary_token': dict(decay_mult=0.),
         }))
 
+# The cosine has no `end` / `T_max`: mmengine's runner ends it at train_cfg.max_epochs
+# and the scheduler takes T_max = end - begin, so a variant states only max_epochs (and
+# its warm-up list where the warm-up differs).
 param_scheduler = [
     dict(type='LinearLR', start_factor=1e-4, by_epoch=True, begin=0, end=40,
          convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', T_max=360, by_epoch=True, begin=40, end=400,
+    dict(type='CosineAnnealingLR', by_epoch=True, begin=40,
          convert_to_iter_based=True),
 ]
 

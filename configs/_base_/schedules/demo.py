@@ -6,7 +6,7 @@ optim_wrapper = dict(optimizer=dict(lr=1.5e-4 * 8 / 256 * 10))
 param_scheduler = [
     dict(type='LinearLR', start_factor=1e-3, by_epoch=True, begin=0, end=5,
          convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', T_max=95, by_epoch=True, begin=5, end=100,
+    dict(type='CosineAnnealingLR', by_epoch=True, begin=5,
          convert_to_iter_based=True),
 ]
 train_cfg = dict(max_epochs=100)

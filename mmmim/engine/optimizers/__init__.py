@@ -5,8 +5,8 @@ from .guarded_optim_wrapper import (
                                     NonFiniteLossGuardMixin,
                                     resolve_amp_dtype,
 )
-from .layer_decay import LayerDecayOptimWrapperConstructor, backbone_depths
+from .layer_decay import LayerDecayOptimWrapperConstructor
 
 __all__ = ['GuardedAmpOptimWrapper', 'GuardedOptimWrapper',
            'LayerDecayOptimWrapperConstructor', 'NonFiniteLossGuardMixin',
-           'backbone_depths', 'resolve_amp_dtype']
+           'resolve_amp_dtype']

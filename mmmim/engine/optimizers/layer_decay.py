@@ -1,112 +1,71 @@
-"""Layer-wise learning-rate decay for ViT, Swin and PVT backbones (fine-tuning).
+"""Layer-wise learning-rate decay for classifiers, detectors and segmentors.
 
-A parameter at depth ``d`` out of ``D`` gets ``lr * rate ** (D - d)``: the stem
-(patch embedding, tokens, absolute positions) is depth 0, every transformer block
-counts one, and everything after the backbone's blocks (final norms, neck, head)
-is depth ``D`` (full learning rate). Pyramids are stage-aware: blocks are counted
-across stages, and the layers that end a stage (Swin's patch merging, a PVT stage's
-norm, the next stage's patch embedding and positions) share the depth of that
-stage's last block (SimMIM / UM-MAE convention).
+A parameter at depth ``d`` of ``D + 1`` depths gets ``lr * rate ** (D - d)``. Depths
+come from the backbone's own ``get_layer_depth`` (mmpretrain's ViT / Swin, our
+encoders) or its family rule (mmdet / mmseg Swin, mmdet PVT, mmseg MAE / BEiT, timm /
+ViTDet ViT): one rule per family, in :mod:`mmmim.models.layer_depth`, where the stem,
+stage boundaries and the names the papers place differently from a first guess
+(ViT ``pre_norm``, Swin ``absolute_pos_embed``: top) are documented. Parameters
+outside the backbone (neck, heads, a detector's RPN / RoI heads, a segmentor's decode
+heads) are at depth ``D``, lr scale 1.
 
-Weight decay is 0 for 1-D parameters (norms, biases) and for position embeddings,
-class / mask tokens and relative position bias tables.
+Weight decay is 0 for 1-D parameters (norms, biases, layer scales) and for
+position embeddings, class / mask tokens and relative position tables, matched on the
+parameter's own (last) name inside the backbone, so ``backbone.`` prefixes cannot hide
+them (mmseg's constructor compares prefixed names and decays ``pos_embed``).
 
-The groups (depth, lr scale, weight decay, parameter count, first names) are logged
-once as a table when the optimizer is built; the scheduler scales every group by the
-same factor, so a group's lr at any step is its ``lr_scale`` times the logged ``lr``
+The groups (depth, lr scale, lr, weight decay, parameter count and names) are logged
+through the current MMLogger when the optimizer is built; the scheduler scales every
+group by the same factor, so a group's lr at any step is its ``lr_scale`` times the lr
 of the top group (mmengine logs the first group's lr; groups are ordered top first).
-"""
-import re
-from typing import Callable, Dict, List, Tuple
 
-from mmengine.logging import print_log
+Detection and segmentation configs name it with the scope prefix, after importing
+``mmmim.engine`` (which registers it)::
+
+    custom_imports = dict(imports=['mmmim.engine'], allow_failed_imports=False)
+    optim_wrapper = dict(
+        type='OptimWrapper', optimizer=dict(type='AdamW', lr=1e-4, weight_decay=0.05),
+        constructor='mmmim.LayerDecayOptimWrapperConstructor',
+        paramwise_cfg=dict(layer_decay_rate=0.7))
+"""
+from typing import Dict, List, Tuple
+
+from mmengine.logging import MMLogger
 from mmengine.optim import DefaultOptimWrapperConstructor
 from torch import nn
 
+from mmmim.models.layer_depth import layer_depth_rule
 from mmmim.registry import OPTIM_WRAPPER_CONSTRUCTORS
 
-NO_DECAY = ('pos_embed', 'cls_token', 'mask_token', 'secondary_token',
-            'relative_position_bias_table', 'absolute_pos_embed')
-DepthFn = Callable[[str], int]
+NO_DECAY = ('pos_embed', 'absolute_pos_embed', 'cls_token', 'dist_token', 'mask_token',
+            'secondary_token', 'relative_position_bias_table', 'rel_pos_h', 'rel_pos_w')
 
 
-def _cumulative(depths: List[int]) -> List[int]:
-    out = [0]
-    for d in depths:
-        out.append(out[-1] + d)
-    return out
+def backbone_and_prefix(model: nn.Module) -> Tuple[nn.Module, str]:
+    """``model.backbone`` and ``'backbone.'`` for a classifier / detector / segmentor,
+    else the model itself and ``''``."""
+    backbone = getattr(model, 'backbone', None)
+    if isinstance(backbone, nn.Module):
+        return backbone, 'backbone.'
+    return model, ''
 
 
-def vit_depths(backbone: nn.Module) -> Tuple[DepthFn, int]:
-    """mm-layout ViT: ``layers.i`` -> i + 1; stem -> 0; the rest -> N + 1."""
-    top = len(backbone.layers) + 1
-
-    def depth(name: str) -> int:
-        if name.startswith(('patch_embed', 'cls_token', 'pos_embed', 'pre_norm')):
-            return 0
-        block = re.match(r'layers\.(\d+)\.', name)
-        return int(block.group(1)) + 1 if block else top
-    return depth, top
-
-
-def swin_depths(backbone: nn.Module) -> Tuple[DepthFn, int]:
-    """mmpretrain Swin: ``stages.s.blocks.b`` -> cum[s] + b + 1; ``stages.s.downsample``
-    (patch merging ending stage s) -> cum[s + 1]; stem -> 0; the rest -> top."""
-    cum = _cumulative([len(stage.blocks) for stage in backbone.stages])
-    top = cum[-1] + 1
-
-    def depth(name: str) -> int:
-        if name.startswith(('patch_embed', 'absolute_pos_embed', 'mask_token')):
-            return 0
-        block = re.match(r'stages\.(\d+)\.blocks\.(\d+)\.', name)
-        if block:
-            return cum[int(block.group(1))] + int(block.group(2)) + 1
-        merge = re.match(r'stages\.(\d+)\.downsample\.', name)
-        return cum[int(merge.group(1)) + 1] if merge else top
-    return depth, top
-
-
-def pvt_depths(backbone: nn.Module) -> Tuple[DepthFn, int]:
-    """mmdet PVT: ``layers.i.1.j`` (j >= 1, block j - 1) -> cum[i] + j; a stage's
-    patch embedding ``layers.i.0`` and positions ``layers.i.1.0`` -> cum[i] (the
-    depth of the previous stage's last block; 0 for the stem); stage norm
-    ``layers.i.2`` -> cum[i + 1]; the rest -> top."""
-    cum = _cumulative([len(stage[1]) - 1 for stage in backbone.layers])
-    top = cum[-1] + 1
-
-    def depth(name: str) -> int:
-        if name.startswith(('mask_token', 'secondary_token')):
-            return 0
-        part = re.match(r'layers\.(\d+)\.(\d+)\.(?:(\d+)\.)?', name)
-        if not part:
-            return top
-        stage, kind, index = int(part.group(1)), int(part.group(2)), part.group(3)
-        if kind == 0 or (kind == 1 and index == '0'):
-            return cum[stage]
-        return cum[stage] + int(index) if kind == 1 else cum[stage + 1]
-    return depth, top
-
-
-def backbone_depths(backbone: nn.Module) -> Tuple[DepthFn, int]:
-    """Pick the depth function from the backbone's structure."""
-    if hasattr(backbone, 'stages') and hasattr(backbone.stages[0], 'blocks'):
-        return swin_depths(backbone)
-    layers = getattr(backbone, 'layers', None)
-    if layers is not None and isinstance(layers[0], nn.ModuleList) and len(layers[0]) == 3:
-        return pvt_depths(backbone)
-    if layers is not None and hasattr(backbone, 'patch_embed'):
-        return vit_depths(backbone)
-    raise TypeError(f'no layer-wise decay rule for {type(backbone).__name__}')
+def no_weight_decay(name: str, param: nn.Parameter, prefix: str, names: Tuple[str, ...]) -> bool:
+    """1-D, or the parameter's own name (or its whole name inside the backbone) is
+    one of ``names``."""
+    inner = name[len(prefix):] if name.startswith(prefix) else name
+    return param.ndim <= 1 or inner in names or inner.rsplit('.', 1)[-1] in names
 
 
 @OPTIM_WRAPPER_CONSTRUCTORS.register_module()
 class LayerDecayOptimWrapperConstructor(DefaultOptimWrapperConstructor):
-    """Optimizer wrapper constructor with layer-wise lr decay.
+    """Optimizer wrapper constructor with layer-wise lr decay (see the module doc).
 
     ``paramwise_cfg``: ``layer_decay_rate`` (e.g. 0.65 MAE / PixMIM ViT-B, 0.8 UM-MAE
-    ViT-B, 0.85 PVT-S / Swin-T, 0.7 Swin-L) and optionally ``no_decay_names``
-    (substrings of parameters without weight decay, besides all 1-D ones).
-    The backbone is ``model.backbone`` (or the model itself).
+    ViT-B, 0.85 PVT-S / Swin-T, 0.7 Swin-L and ViTDet) and optionally
+    ``no_decay_names`` (parameter names without weight decay besides all 1-D ones;
+    default :data:`NO_DECAY`). The model is a classifier / detector / segmentor
+    (``model.backbone``) or a backbone.
     """
 
     def __init__(self, optim_wrapper_cfg: dict, paramwise_cfg: dict = None) -> None:
@@ -114,38 +73,46 @@ class LayerDecayOptimWrapperConstructor(DefaultOptimWrapperConstructor):
         self.layer_decay_rate = float(paramwise_cfg.pop('layer_decay_rate', 1.0))
         self.no_decay_names = tuple(paramwise_cfg.pop('no_decay_names', NO_DECAY))
         if paramwise_cfg:
-            raise ValueError(f'unsupported paramwise_cfg keys: {sorted(paramwise_cfg)}')
+            raise ValueError('LayerDecayOptimWrapperConstructor: unsupported paramwise_cfg '
+                             f'keys {sorted(paramwise_cfg)} (supported: layer_decay_rate, '
+                             'no_decay_names)')
+        if not 0 < self.layer_decay_rate <= 1:
+            raise ValueError('LayerDecayOptimWrapperConstructor: layer_decay_rate must be '
+                             f'in (0, 1], got {self.layer_decay_rate}')
         super().__init__(optim_wrapper_cfg, None)
         # non-empty, so that the base __call__ builds groups through add_params
         self.paramwise_cfg = dict(layer_decay_rate=self.layer_decay_rate)
 
     def add_params(self, params: List[dict], module: nn.Module, **kwargs) -> None:
-        backbone = getattr(module, 'backbone', module)
-        prefix = 'backbone.' if backbone is not module else ''
-        depth_of, top = backbone_depths(backbone)
+        backbone, prefix = backbone_and_prefix(module)
+        depth_of = layer_depth_rule(backbone)
         groups: Dict[Tuple[int, bool], dict] = {}
+        num_depths = None
         for name, param in module.named_parameters():
             if not param.requires_grad:
                 continue
-            depth = depth_of(name[len(prefix):]) if name.startswith(prefix) else top
-            decay = param.ndim > 1 and not any(k in name for k in self.no_decay_names)
-            scale = self.layer_decay_rate ** (top - depth)
+            depth, num_depths = depth_of(name, prefix)
+            decay = not no_weight_decay(name, param, prefix, self.no_decay_names)
+            scale = self.layer_decay_rate ** (num_depths - 1 - depth)
             group = groups.setdefault((depth, decay), dict(
                 params=[], names=[], layer_depth=depth, lr_scale=scale,
                 lr=self.base_lr * scale,
                 weight_decay=self.base_wd if decay and self.base_wd else 0.))
             group['params'].append(param)
             group['names'].append(name)
-        ordered = sorted(groups.items(), key=lambda kv: (-kv[0][0], not kv[0][1]))
-        params.extend(group for _, group in ordered)
-        print_log(self.table([g for _, g in ordered], top), logger='current')
+        if not groups:
+            raise ValueError(f'{type(module).__name__} has no trainable parameters')
+        ordered = [groups[key] for key in sorted(groups, key=lambda k: (-k[0], not k[1]))]
+        params.extend(ordered)
+        MMLogger.get_current_instance().info(self.table(ordered, num_depths - 1))
 
     def table(self, groups: List[dict], top: int) -> str:
-        rows = [f'layer-wise lr decay {self.layer_decay_rate} over depth 0..{top} '
-                f'(base lr {self.base_lr}):',
-                '  depth  lr_scale       lr  weight_decay  #params  first parameter']
+        """One row per group: depth, lr scale, lr, weight decay, count, names."""
+        rows = [f'layer-wise lr decay {self.layer_decay_rate} over depths 0..{top} '
+                f'(base lr {self.base_lr}, {len(groups)} parameter groups):',
+                '  depth  lr_scale        lr  weight_decay  #params  parameters']
         for g in groups:
             rows.append(f'  {g["layer_depth"]:5d}  {g["lr_scale"]:8.4f}  {g["lr"]:.2e}  '
                         f'{g["weight_decay"]:12.3g}  {len(g["params"]):7d}  '
-                        f'{g["names"][0]}')
+                        f'{", ".join(g["names"])}')
         return '\n'.join(rows)

@@ -1,5 +1,5 @@
 """PVT (v1) encoder for masked pretraining, with mmdet's PyramidVisionTransformer keys."""
-from typing import Dict, Optional
+from typing import Dict, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -10,6 +10,7 @@ from torch import nn
 from mmmim.converters.pvt import pooled_sr_to_conv  # noqa: F401  (re-exported)
 from mmmim.registry import MODELS
 
+from ..layer_depth import family_rule
 from ..structures import EncoderOutput, MaskSet
 from ..utils import sincos_pos_embed
 from .compaction import compact_map, compact_pos_embed, compact_units, window_choice
@@ -93,6 +94,11 @@ class MaskedPVT(PyramidVisionTransformer):
                            if masking == 'mask_token' else None)
         for pos in self.position_embeddings():
             pos.pos_embed.requires_grad = not fixed_pos_embed
+
+    def get_layer_depth(self, param_name: str, prefix: str = '') -> Tuple[int, int]:
+        """``(depth, number of depths)`` of a parameter for layer-wise lr decay: the
+        PVT rule of :mod:`mmmim.models.layer_depth` (mmpretrain's signature)."""
+        return family_rule(self)(param_name, prefix)
 
     @property
     def out_dims(self) -> int:

@@ -5,11 +5,13 @@ from typing import Dict, List, Optional, Tuple
 import torch
 from mmengine.model.weight_init import trunc_normal_
 from mmpretrain.models.backbones import SwinTransformer
-from mmpretrain.models.utils import resize_pos_embed, to_2tuple
+from mmpretrain.models.utils import to_2tuple
 from torch import nn
 
+from mmmim.converters.pos_embed import resize_abs_pos_embed
 from mmmim.registry import MODELS
 
+from ..layer_depth import family_rule
 from ..structures import EncoderOutput, MaskSet
 from ..utils import resample_mask
 from .compaction import compact_map, compact_pos_embed, compact_units, window_choice
@@ -115,6 +117,11 @@ class MaskedSwin(SwinTransformer):
             cfgs.append(cfg)
         return cfgs
 
+    def get_layer_depth(self, param_name: str, prefix: str = '') -> Tuple[int, int]:
+        """``(depth, number of depths)`` of a parameter for layer-wise lr decay: the
+        Swin rule of :mod:`mmmim.models.layer_depth` (mmpretrain's signature)."""
+        return family_rule(self)(param_name, prefix)
+
     @property
     def out_dims(self) -> int:
         """Width of the last stage's tokens."""
@@ -161,8 +168,8 @@ class MaskedSwin(SwinTransformer):
             tokens = replace_tokens(tokens, hw, masks.mask, masks.grid, self.mask_token,
                                     'mask_token')
         if self.use_abs_pos_embed:
-            pos = resize_pos_embed(self.absolute_pos_embed, self.patch_resolution, full_hw,
-                                   self.interpolate_mode, self.num_extra_tokens)
+            pos = resize_abs_pos_embed(self.absolute_pos_embed, full_hw, self.patch_resolution,
+                                       self.num_extra_tokens, self.interpolate_mode)
             if choice is not None:
                 pos_map = pos.transpose(1, 2).reshape(1, -1, *full_hw)
                 pos = compact_pos_embed(pos_map, choice, hw)

@@ -1,13 +1,14 @@
 """ViT encoder for masked pretraining, with mmpretrain's VisionTransformer keys."""
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Tuple
 
 import torch
 from mmpretrain.models.backbones import VisionTransformer
-from mmpretrain.models.utils import resize_pos_embed
 from torch import nn
 
+from mmmim.converters.pos_embed import resize_abs_pos_embed
 from mmmim.registry import MODELS
 
+from ..layer_depth import family_rule
 from ..structures import EncoderOutput, MaskSet
 from ..utils import gather_rows, init_linear_and_norm, resample_mask, sincos_pos_embed
 
@@ -49,6 +50,11 @@ class MaskedViT(VisionTransformer):
         self.secondary_token = (nn.Parameter(torch.zeros(1, 1, self.embed_dims))
                                 if secondary_token else None)
 
+    def get_layer_depth(self, param_name: str, prefix: str = '') -> Tuple[int, int]:
+        """``(depth, number of depths)`` of a parameter for layer-wise lr decay: the
+        ViT rule of :mod:`mmmim.models.layer_depth` (mmpretrain's signature)."""
+        return family_rule(self)(param_name, prefix)
+
     @property
     def out_dims(self) -> int:
         """Width of the tokens the encoder hands to a decoder."""
@@ -79,9 +85,9 @@ class MaskedViT(VisionTransformer):
 
     def _positions(self, hw) -> torch.Tensor:
         """Position embedding ``[1, extra + h*w, C]`` for a patch grid ``hw``."""
-        return resize_pos_embed(self.pos_embed, self.patch_resolution, hw,
-                                mode=self.interpolate_mode,
-                                num_extra_tokens=self.num_extra_tokens)
+        return resize_abs_pos_embed(self.pos_embed, hw, self.patch_resolution,
+                                    num_extra_tokens=self.num_extra_tokens,
+                                    mode=self.interpolate_mode)
 
     def embed_visible(self, x: torch.Tensor, masks: MaskSet):
         """Patch-embed, add positions, keep visible patches -> ``[B, K, C]``."""

@@ -11,7 +11,7 @@ optim_wrapper = dict(
 param_scheduler = [
     dict(type='LinearLR', start_factor=1e-4, by_epoch=True, begin=0, end=5,
          convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', T_max=95, by_epoch=True, begin=5, end=100, eta_min=1e-6,
+    dict(type='CosineAnnealingLR', by_epoch=True, begin=5, eta_min=1e-6,
          convert_to_iter_based=True),
 ]
 train_cfg = dict(by_epoch=True, max_epochs=100, val_interval=5)

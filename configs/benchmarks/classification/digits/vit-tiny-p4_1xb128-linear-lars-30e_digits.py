@@ -33,7 +33,7 @@ optim_wrapper = dict(optimizer=dict(lr=6.4))
 param_scheduler = [
     dict(type='LinearLR', start_factor=1e-4, by_epoch=True, begin=0, end=2,
          convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', T_max=28, by_epoch=True, begin=2, end=30, eta_min=0.0,
+    dict(type='CosineAnnealingLR', by_epoch=True, begin=2, eta_min=0.0,
          convert_to_iter_based=True),
 ]
 train_cfg = dict(max_epochs=30, val_interval=10)

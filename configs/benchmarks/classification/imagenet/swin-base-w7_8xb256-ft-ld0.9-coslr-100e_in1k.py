@@ -24,7 +24,7 @@ optim_wrapper = dict(optimizer=dict(lr=1.25e-3 * 2048 / 512),
 param_scheduler = [
     dict(type='LinearLR', start_factor=1e-3, by_epoch=True, begin=0, end=20,
          convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', T_max=80, by_epoch=True, begin=20, end=100, eta_min=1e-6,
+    dict(type='CosineAnnealingLR', by_epoch=True, begin=20, eta_min=1e-6,
          convert_to_iter_based=True),
 ]
 auto_scale_lr = dict(base_batch_size=2048)
