@@ -4,15 +4,17 @@ default_scope = 'mmmim'
 default_hooks = dict(
     runtime_info=dict(type='RuntimeInfoHook'),
     timer=dict(type='IterTimerHook'),
-    logger=dict(type='LoggerHook', interval=50),
+    # LoggerHook without the experiment name after every epoch
+    logger=dict(type='ExpNameOnceLoggerHook', interval=50),
     param_scheduler=dict(type='ParamSchedulerHook'),
     # every epoch; a resume continues the interrupted epoch at the next unseen batch.
     # For checkpoints by iteration: dict(interval=1000, by_epoch=False)
     checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=3, save_last=True),
     sampler_seed=dict(type='DistSamplerSeedHook'),
 )
-# random states (python, numpy, torch, cuda) saved in and restored from checkpoints
-custom_hooks = [dict(type='RandomStateHook')]
+# random states (python, numpy, torch, cuda) saved in and restored from checkpoints;
+# every parameter group's lr in the log when they differ (layer-wise decay)
+custom_hooks = [dict(type='RandomStateHook'), dict(type='ParamGroupLrHook')]
 
 env_cfg = dict(
     cudnn_benchmark=False,

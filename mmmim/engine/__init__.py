@@ -4,7 +4,8 @@ registers every module in mmmim's registries (``ResumableSampler`` of
 :mod:`mmmim.engine.samplers` in ``DATA_SAMPLERS``, whose location is
 ``mmmim.datasets``, which imports that module)."""
 from .dist import init_cpu_distributed
-from .hooks import RandomStateHook, TrainSetupReportHook
+from .hooks import (ExpNameOnceLoggerHook, ParamGroupLrHook, RandomStateHook, ReconstructionVisualizationHook,
+                    TrainSetupReportHook)
 from .optimizers import (
                          GuardedAmpOptimWrapper,
                          GuardedOptimWrapper,
@@ -17,9 +18,9 @@ from .runner import ResumableEpochBasedTrainLoop
 from .samplers import ResumableSampler
 
 __all__ = [
-    'GuardedAmpOptimWrapper', 'GuardedOptimWrapper', 'LayerDecayOptimWrapperConstructor',
-    'NonFiniteLossGuardMixin',
-    'RandomStateHook', 'ResumableEpochBasedTrainLoop', 'ResumableSampler',
+    'ExpNameOnceLoggerHook', 'GuardedAmpOptimWrapper', 'GuardedOptimWrapper', 'LayerDecayOptimWrapperConstructor',
+    'NonFiniteLossGuardMixin', 'ParamGroupLrHook',
+    'RandomStateHook', 'ReconstructionVisualizationHook', 'ResumableEpochBasedTrainLoop', 'ResumableSampler',
     'TrainSetupReportHook', 'capture_random_states', 'init_cpu_distributed',
     'preserved_random_states', 'resolve_amp_dtype', 'restore_random_states'
 ]
