@@ -4,23 +4,29 @@ registers every module in mmmim's registries (``ResumableSampler`` of
 :mod:`mmmim.engine.samplers` in ``DATA_SAMPLERS``, whose location is
 ``mmmim.datasets``, which imports that module)."""
 from .dist import init_cpu_distributed
-from .hooks import (ExpNameOnceLoggerHook, ParamGroupLrHook, RandomStateHook, ReconstructionVisualizationHook,
-                    TrainSetupReportHook)
+from .hooks import (
+                    ExpNameOnceLoggerHook,
+                    ParamGroupLrHook,
+                    RandomStateHook,
+                    ReconstructionVisualizationHook,
+                    TrainSetupReportHook,
+)
 from .optimizers import (
-                         GuardedAmpOptimWrapper,
-                         GuardedOptimWrapper,
-                         LayerDecayOptimWrapperConstructor,
-                         NonFiniteLossGuardMixin,
-                         resolve_amp_dtype,
+                    GuardedAmpOptimWrapper,
+                    GuardedOptimWrapper,
+                    LayerDecayOptimWrapperConstructor,
+                    NonFiniteLossGuardMixin,
+                    resolve_amp_dtype,
 )
 from .random_states import capture_random_states, preserved_random_states, restore_random_states
 from .runner import ResumableEpochBasedTrainLoop
 from .samplers import ResumableSampler
 
 __all__ = [
-    'ExpNameOnceLoggerHook', 'GuardedAmpOptimWrapper', 'GuardedOptimWrapper', 'LayerDecayOptimWrapperConstructor',
-    'NonFiniteLossGuardMixin', 'ParamGroupLrHook',
-    'RandomStateHook', 'ReconstructionVisualizationHook', 'ResumableEpochBasedTrainLoop', 'ResumableSampler',
+    'ExpNameOnceLoggerHook', 'GuardedAmpOptimWrapper', 'GuardedOptimWrapper',
+    'LayerDecayOptimWrapperConstructor', 'NonFiniteLossGuardMixin', 'ParamGroupLrHook',
+    'RandomStateHook', 'ReconstructionVisualizationHook', 'ResumableEpochBasedTrainLoop',
+    'ResumableSampler',
     'TrainSetupReportHook', 'capture_random_states', 'init_cpu_distributed',
     'preserved_random_states', 'resolve_amp_dtype', 'restore_random_states'
 ]

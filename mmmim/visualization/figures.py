@@ -18,8 +18,15 @@ from mmmim.models.utils import patchify, resample_mask, unpatchify
 
 from .canvas import Panel, compose_figure
 from .hog_glyphs import hog_glyph_image
-from .reconstruction import (NONE_BORROWED, TRUE_STATS, masked_input, masked_unit_errors,
-                             reconstruct_pixels, to_uint8, unit_map)
+from .reconstruction import (
+    NONE_BORROWED,
+    TRUE_STATS,
+    masked_input,
+    masked_unit_errors,
+    reconstruct_pixels,
+    to_uint8,
+    unit_map,
+)
 
 __all__ = ['Figure', 'reconstruction_figure', 'BORROWED_NOTE']
 

@@ -24,8 +24,8 @@ def figure_of(config: str, photo_batch, count: int = 2):
 
 
 def panels(figure, title_start: str):
-    return [np.asarray(figure.image[t:b, l:r]) for title, (l, t, r, b) in figure.boxes
-            if title.startswith(title_start)]
+    return [np.asarray(figure.image[top:bottom, left:right])
+            for title, (left, top, right, bottom) in figure.boxes if title.startswith(title_start)]
 
 
 def test_ummae_figure__secondary_masked_units_marked_apart_from_grey_ones(photo_batch):

@@ -20,8 +20,13 @@ import torch
 
 from mmmim.datasets.demo import DEMO_HELDOUT, DEMO_SHOWN_TRAIN, select_photos
 from mmmim.engine.random_states import preserved_random_states
-from mmmim.visualization import (image_size_of, load_batch, load_model, masked_unit_errors,
-                                 reconstruct_pixels)
+from mmmim.visualization import (
+    image_size_of,
+    load_batch,
+    load_model,
+    masked_unit_errors,
+    reconstruct_pixels,
+)
 from mmmim.visualization.curves import find_scalar_logs, read_scalars
 from mmmim.visualization.render import render_checkpoint
 
@@ -70,6 +75,17 @@ def heldout_errors(model, files: List[Path], size: int, seeds: int) -> dict:
             for k in per_seed[0]}
 
 
+def verdict(ratio: float) -> str:
+    """One sentence on what the error ratio (model / mean-colour baseline) means."""
+    if ratio < 0.9:
+        return ('the model recovers structure inside the masked units that the units\' '
+                'own mean colour does not hold')
+    return ('the model does not beat filling each masked unit with its true mean colour '
+            '(a baseline that knows every masked unit\'s mean) yet; compare the figure '
+            'with the one drawn before training, or train longer, e.g. '
+            '--cfg-options train_cfg.max_epochs=3000')
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     work_dir = Path(args.work_dir)
@@ -96,6 +112,7 @@ def main(argv=None) -> int:
           f'units): model ({how}) {model_err:.1f} vs each masked unit filled with its '
           f'true mean colour {errors["mean_colour"]:.1f} '
           f'(ratio {model_err / errors["mean_colour"]:.2f})')
+    print(verdict(model_err / errors['mean_colour']))
     print('render more images:\n  python ' + ' '.join(
         [RENDER_TOOL, args.config, str(checkpoint), 'IMAGE...', '--out', 'recon.png']))
     return 0

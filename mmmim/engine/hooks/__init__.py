@@ -5,5 +5,5 @@ from .random_state_hook import RandomStateHook
 from .reconstruction_visualization_hook import ReconstructionVisualizationHook
 from .train_setup_report_hook import TrainSetupReportHook
 
-__all__ = ['ExpNameOnceLoggerHook', 'ParamGroupLrHook', 'RandomStateHook', 'ReconstructionVisualizationHook',
-           'TrainSetupReportHook']
+__all__ = ['ExpNameOnceLoggerHook', 'ParamGroupLrHook', 'RandomStateHook',
+           'ReconstructionVisualizationHook', 'TrainSetupReportHook']

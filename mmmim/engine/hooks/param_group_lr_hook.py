@@ -1,30 +1,37 @@
 """The learning rate of every parameter group in the log (MMEngine logs the first)."""
 from typing import Dict
 
-from mmmim.registry import HOOKS
 from mmengine.hooks import Hook
+
+from mmmim.registry import HOOKS
 
 
 def group_lrs(optimizer) -> Dict[str, float]:
-    """``{'lr_<label>': lr}`` with one entry per distinct group label: the group's
-    ``layer_depth`` (layer-wise decay) as ``depth<d>``, else its index as
-    ``group<i>``; empty when every group has the same lr."""
+    """``{'lr_<label>': lr}``, one entry per distinct learning rate: groups with a
+    ``layer_depth`` (layer-wise decay) as ``depth<d>``, others as ``group<i>`` with
+    ``i`` the first group index of that lr; empty when every group has the same lr."""
     groups = list(getattr(optimizer, 'param_groups', []))
     if len({g['lr'] for g in groups}) < 2:
         return {}
-    out = {}
+    out: Dict[str, float] = {}
+    seen = set()
     for i, group in enumerate(groups):
-        label = f'depth{group["layer_depth"]}' if 'layer_depth' in group else f'group{i}'
-        out.setdefault(f'lr_{label}', float(group['lr']))
+        lr = float(group['lr'])
+        if 'layer_depth' in group:
+            out.setdefault(f'lr_depth{group["layer_depth"]}', lr)
+        elif lr not in seen:
+            out[f'lr_group{i}'] = lr
+        seen.add(lr)
     return out
 
 
 @HOOKS.register_module()
 class ParamGroupLrHook(Hook):
-    """Put each parameter group's lr (when the groups' lrs differ, e.g. layer-wise
-    decay) into the message hub as ``train/lr_depth<d>`` / ``train/lr_group<i>``
-    before every iteration, so the log lines and ``vis_data/scalars.json`` carry
-    them (next to MMEngine's ``lr``, the first group's)."""
+    """Put the parameter groups' learning rates (when they differ, e.g. under
+    layer-wise decay; see :func:`group_lrs`) into the message hub as
+    ``train/lr_depth<d>`` / ``train/lr_group<i>`` before every iteration, so the log
+    lines and ``vis_data/scalars.json`` carry them next to MMEngine's ``lr`` (the
+    first group's)."""
 
     priority = 'LOW'
 
