@@ -1,8 +1,9 @@
 """Demo data: the real photographs scikit-image ships inside its wheel (offline).
 
 :func:`write_demo_images` writes them (or a subset, e.g. a side of :func:`demo_split`)
-flat and unlabeled (the layout of "pretrain on a folder of my own images"); :func:`write_demo_classes` writes an ImageNet-style copy
-(``train/<class>/<image>`` plus ``meta/train.txt``) for classification smoke tests.
+flat and unlabeled (the layout of "pretrain on a folder of my own images");
+:func:`write_demo_classes` writes an ImageNet-style copy (``train/<class>/<image>``
+plus ``meta/train.txt``) for classification smoke tests.
 Grayscale photographs stay grayscale (so the loader's conversion is exercised); a mix
 of JPEG and PNG is written. Both functions are idempotent: existing files are kept
 (``overwrite=True`` rewrites them), and files appear atomically.

@@ -26,10 +26,11 @@ OLD_TOOL = ROOT / 'tools' / 'analysis_tools' / 'visualize_reconstruction.py'
 ITERS = 45  # 15 epochs of 3 batches
 
 
-def tiny_run_cfg(images_dir, work_dir, max_epochs=15, hook_interval=15):
-    """The tiny demo: lr 3e-3 (a short run that learns), a figure every 15 iterations."""
+def tiny_run_cfg(images_dir, work_dir, max_epochs=15, hook_interval=15, lr=3e-3):
+    """The tiny demo at ``lr`` (3e-3: a short run that learns), a figure every
+    ``hook_interval`` iterations."""
     return tiny_demo_cfg(images_dir, work_dir, max_epochs=max_epochs, ckpt_interval=1000, **{
-        'custom_hooks.2.interval': hook_interval, 'optim_wrapper.optimizer.lr': 3e-3,
+        'custom_hooks.2.interval': hook_interval, 'optim_wrapper.optimizer.lr': lr,
         'default_hooks.checkpoint.save_last': True})
 
 
@@ -112,9 +113,10 @@ def test_reconstruction_hook__leaves_the_training_random_state_untouched(small_p
     """Random crops, flips and masks come from the global generators: a run drawing a
     figure after every iteration matches a run without the hook loss for loss."""
     with_hook, without = TestRecordHook(), TestRecordHook()
-    run(tiny_run_cfg(small_photos_dir, tmp_path / 'a', max_epochs=2, hook_interval=1),
+    small_lr = 4.6875e-5  # as the engine tests' exact comparisons (tiny_demo_cfg)
+    run(tiny_run_cfg(small_photos_dir, tmp_path / 'a', 2, hook_interval=1, lr=small_lr),
         [with_hook])
-    cfg = tiny_run_cfg(small_photos_dir, tmp_path / 'b', max_epochs=2)
+    cfg = tiny_run_cfg(small_photos_dir, tmp_path / 'b', 2, lr=small_lr)
     cfg.custom_hooks = cfg.custom_hooks[:2]
     run(cfg, [without])
     assert len(list((tmp_path / 'a' / 'reconstructions').iterdir())) == 7
