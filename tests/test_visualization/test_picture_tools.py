@@ -167,3 +167,18 @@ def test_demo_summary__writes_the_figure_and_prints_losses_and_both_errors(
     assert f'reconstruction figure: {figure}' in out and figure.is_file()
     assert 'training loss:' in out and 'nothing borrowed' in out and 'mean colour' in out
     assert 'tools/visualization/visualize_reconstruction.py' in out
+
+
+def test_reconstruction_hook__draws_nothing_off_rank_0(monkeypatch):
+    from mmmim.engine.hooks import reconstruction_visualization_hook as module
+    monkeypatch.setattr(module, 'is_main_process', lambda: False)
+    hook = module.ReconstructionVisualizationHook(images='unused.png')
+    assert hook.draw(runner=None, step=1) is None  # returns before touching the runner
+
+
+def test_reconstruction_hook__missing_image_is_named(tmp_path):
+    from mmmim.engine.hooks.reconstruction_visualization_hook import image_files
+    (tmp_path / 'a.png').write_bytes(b'')
+    assert image_files([str(tmp_path)]) == [tmp_path / 'a.png']
+    with pytest.raises(FileNotFoundError, match='nowhere.jpg'):
+        image_files([str(tmp_path), 'nowhere.jpg'])
