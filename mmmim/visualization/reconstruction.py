@@ -140,8 +140,8 @@ def _mean_colour(raw: torch.Tensor) -> torch.Tensor:
 
 
 def _unit_weight(out: dict, grid: Tuple[int, int]) -> torch.Tensor:
-    """The primary mask resampled to the target grid, float ``[L']``."""
-    return resample_mask(out['mask'][None], out['grid'], grid)[0].float()
+    """The primary mask resampled to the target grid, float ``[L']`` on the CPU."""
+    return resample_mask(out['mask'][None], out['grid'], grid)[0].float().cpu()
 
 
 def reconstruct_pixels(model, images: torch.Tensor) -> List[PixelReconstruction]:
