@@ -12,7 +12,8 @@ install:
 demo:
 	PY=$$(bash tools/install.sh) && \
 	$$PY tools/dataset_converters/prepare_demo_images.py data/demo && \
-	$$PY tools/train.py $(DEMO_CONFIG) --work-dir $(DEMO_WORK_DIR)
+	$$PY tools/train.py $(DEMO_CONFIG) --work-dir $(DEMO_WORK_DIR) && \
+	$$PY tools/analysis_tools/demo_summary.py $(DEMO_CONFIG) $(DEMO_WORK_DIR)
 
 test:
 	PY=$$(bash tools/install.sh --tests) && \

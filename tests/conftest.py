@@ -1,8 +1,10 @@
-"""Shared fixtures: the demo photographs on disk, and capture of mmengine's log."""
+"""Shared fixtures: the demo photographs on disk (full size and small), and capture of
+mmengine's log."""
 import logging
 from pathlib import Path
 from typing import Iterator
 
+import numpy as np
 import pytest
 
 
@@ -13,6 +15,25 @@ def demo_images_dir(tmp_path_factory) -> Path:
     from mmmim.datasets.demo import write_demo_images
     out = tmp_path_factory.mktemp('demo_images')
     write_demo_images(out)
+    return out
+
+
+SMALL_PHOTOS = ('astronaut', 'camera', 'chelsea', 'coffee', 'coins', 'moon', 'page', 'rocket',
+          'text', 'clock', 'brick', 'grass')
+
+
+@pytest.fixture(scope='session')
+def small_photos_dir(tmp_path_factory) -> Path:
+    """12 of scikit-image's photographs at 48x48 as PNG files (unlabeled, flat).
+
+    Smaller than the shared ``demo_images_dir`` photographs so that the several short
+    training runs of these tests spend their time training, not decoding."""
+    from PIL import Image
+    from skimage import data
+    out = tmp_path_factory.mktemp('small_photos')
+    for name in SMALL_PHOTOS:
+        image = Image.fromarray(np.asarray(getattr(data, name)())).convert('RGB')
+        image.resize((48, 48), Image.BICUBIC).save(out / f'{name}.png')
     return out
 
 

@@ -4,7 +4,8 @@ default_scope = 'mmmim'
 default_hooks = dict(
     runtime_info=dict(type='RuntimeInfoHook'),
     timer=dict(type='IterTimerHook'),
-    logger=dict(type='LoggerHook', interval=50),
+    # LoggerHook without the experiment name after every epoch
+    logger=dict(type='ExpNameOnceLoggerHook', interval=50),
     param_scheduler=dict(type='ParamSchedulerHook'),
     # every epoch; a resume continues the interrupted epoch at the next unseen batch.
     # For checkpoints by iteration: dict(interval=1000, by_epoch=False). Atomic saves:
@@ -14,8 +15,10 @@ default_hooks = dict(
     sampler_seed=dict(type='DistSamplerSeedHook'),
 )
 # random states (python, numpy, torch, cuda) saved in and restored from checkpoints;
-# the count of unreadable images skipped (all ranks and workers) in the log
-custom_hooks = [dict(type='RandomStateHook'), dict(type='SkippedImagesHook')]
+# the count of unreadable images skipped (all ranks and workers) in the log; every
+# parameter group's lr in the log when they differ (layer-wise decay)
+custom_hooks = [dict(type='RandomStateHook'), dict(type='SkippedImagesHook'),
+                dict(type='ParamGroupLrHook')]
 
 env_cfg = dict(
     cudnn_benchmark=False,

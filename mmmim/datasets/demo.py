@@ -1,8 +1,9 @@
 """Demo data: the real photographs scikit-image ships inside its wheel (offline).
 
-:func:`write_demo_images` writes them flat and unlabeled (the layout of "pretrain on a
-folder of my own images"); :func:`write_demo_classes` writes an ImageNet-style copy
-(``train/<class>/<image>`` plus ``meta/train.txt``) for classification smoke tests.
+:func:`write_demo_images` writes them (or a subset, e.g. a side of :func:`demo_split`)
+flat and unlabeled (the layout of "pretrain on a folder of my own images");
+:func:`write_demo_classes` writes an ImageNet-style copy (``train/<class>/<image>``
+plus ``meta/train.txt``) for classification smoke tests.
 Grayscale photographs stay grayscale (so the loader's conversion is exercised); a mix
 of JPEG and PNG is written. Both functions are idempotent: existing files are kept
 (``overwrite=True`` rewrites them), and files appear atomically.
@@ -60,6 +61,18 @@ DEMO_PHOTOS = (
     DemoPhoto('cell', 'medical', '.png'),            # grayscale
     DemoPhoto('microaneurysms', 'medical', '.png'),  # grayscale, 102x102
 )
+
+
+#: Held out of the demo's training folder (never trained on): the demo's reconstruction
+#: figures and its masked-unit error are measured on these and on a few training ones.
+DEMO_HELDOUT = ('chelsea', 'coffee', 'camera')
+#: Training photographs shown next to the held-out ones.
+DEMO_SHOWN_TRAIN = ('astronaut', 'rocket')
+
+
+def demo_split() -> tuple:
+    """``(train names, held-out names)`` of :data:`DEMO_PHOTOS`."""
+    return ([p.name for p in DEMO_PHOTOS if p.name not in DEMO_HELDOUT], list(DEMO_HELDOUT))
 
 
 def select_photos(names: Optional[Iterable[str]] = None) -> List[DemoPhoto]:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mmmim.datasets.demo import DEMO_PHOTOS, write_demo_images
+from mmmim.datasets.demo import DEMO_HELDOUT, DEMO_PHOTOS, write_demo_images
 
 TOOL = Path(__file__).parents[2] / 'tools' / 'dataset_converters' / 'prepare_demo_images.py'
 
@@ -42,8 +42,8 @@ def test_write_demo_images__unknown_name_rejected_naming_it(tmp_path):
         write_demo_images(tmp_path, names=['lena'])
 
 
-def test_prepare_demo_images_tool__prints_every_file_and_writes_labeled_copy(tmp_path,
-                                                                               capsys):
+def test_prepare_demo_images_tool__prints_every_file_holds_out_a_split_and_labels_a_copy(
+        tmp_path, capsys):
     spec = importlib.util.spec_from_file_location('prepare_demo_images', TOOL)
     tool = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(tool)
@@ -51,7 +51,10 @@ def test_prepare_demo_images_tool__prints_every_file_and_writes_labeled_copy(tmp
     paths = tool.main([str(out_dir), '--with-classes'])
     printed = capsys.readouterr().out
     assert all(str(p) in printed for p in paths)
-    assert len(list(out_dir.iterdir())) == len(DEMO_PHOTOS)
+    heldout = sorted(p.stem for p in (tmp_path / 'demo_heldout').iterdir())
+    assert heldout == sorted(DEMO_HELDOUT)
+    assert not {p.stem for p in out_dir.iterdir()} & set(heldout)
+    assert len(list(out_dir.iterdir())) + len(heldout) == len(DEMO_PHOTOS)
     classes_dir = tmp_path / 'demo_classes'
     lines = (classes_dir / 'meta' / 'train.txt').read_text().splitlines()
     assert len(lines) == len(DEMO_PHOTOS)

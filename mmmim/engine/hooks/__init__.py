@@ -1,8 +1,12 @@
 """Training hooks."""
 from .atomic_checkpoint_hook import AtomicCheckpointHook
+from .exp_name_logger_hook import ExpNameOnceLoggerHook
+from .param_group_lr_hook import ParamGroupLrHook
 from .random_state_hook import RandomStateHook
+from .reconstruction_visualization_hook import ReconstructionVisualizationHook
 from .skipped_images_hook import SkippedImagesHook
 from .train_setup_report_hook import TrainSetupReportHook
 
-__all__ = ['AtomicCheckpointHook', 'RandomStateHook', 'SkippedImagesHook',
+__all__ = ['AtomicCheckpointHook', 'ExpNameOnceLoggerHook', 'ParamGroupLrHook',
+           'RandomStateHook', 'ReconstructionVisualizationHook', 'SkippedImagesHook',
            'TrainSetupReportHook']

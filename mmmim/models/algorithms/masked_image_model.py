@@ -95,10 +95,18 @@ class MaskedImageModel(BaseModel):
 
     @torch.no_grad()
     def reconstruct(self, inputs: torch.Tensor) -> List[dict]:
-        """Per image: ``mask`` [L] bool, ``pred`` [L', D] and ``target`` [L', D]
-        (in the target's space) for visualization."""
+        """Per image: ``mask`` [L] bool, ``secondary`` [L] bool or None, ``pred``
+        [L', D] and ``target`` [L', D] (in the target's space) for visualization."""
         masks = self.masker(inputs)
         pred = self.decoder(self.encoder(inputs, masks), masks)
         target = self.target(inputs)
-        return [dict(mask=m, pred=p, target=t, grid=masks.grid, unit_size=masks.unit_size)
-                for m, p, t in zip(masks.mask, pred, target)]
+        return [dict(mask=m, secondary=s, pred=p, target=t, grid=masks.grid,
+                     unit_size=masks.unit_size)
+                for m, s, p, t in zip(masks.mask, secondaries(masks), pred, target)]
+
+
+def secondaries(masks: MaskSet) -> list:
+    """Per sample the secondary mask ``[L]`` bool, or None without secondary masking."""
+    if masks.secondary is None:
+        return [None] * masks.mask.shape[0]
+    return list(masks.secondary)

@@ -13,7 +13,7 @@ from mmmim.registry import MODELS
 
 from ..structures import EncoderOutput, MaskSet
 from ..utils import resample_mask
-from .masked_image_model import MaskedImageModel, ModuleOrCfg, build_slot
+from .masked_image_model import MaskedImageModel, ModuleOrCfg, build_slot, secondaries
 
 OUTPUT_TAP = 'out'  # the encoder's final (normed) tokens, ``EncoderOutput.tokens``
 TOKEN_LAYOUT = {'mask_token': 'full', 'compact': 'compact'}  # by encoder.masking
@@ -181,13 +181,14 @@ class MultiLevelMaskedImageModel(MaskedImageModel):
 
     @torch.no_grad()
     def reconstruct(self, inputs: torch.Tensor) -> List[dict]:
-        """Per image: ``mask`` [L] and, per level's log name, ``(pred, target)``."""
+        """Per image: ``mask`` [L], ``secondary`` [L] or None and, per level's log
+        name, ``(pred, target)``."""
         masks = self.masker(inputs)
         latent = self.encoder(inputs, masks)
         targets = self.target.multi_scale(inputs)
         per_level = {level.log_name: (decoder(self.level_input(latent, level.tap), masks),
                                       targets[level.target])
                      for level, decoder in zip(self.levels, self.decoders)}
-        return [dict(mask=m, grid=masks.grid, unit_size=masks.unit_size,
+        return [dict(mask=m, secondary=s, grid=masks.grid, unit_size=masks.unit_size,
                      levels={k: (p[i], t[i]) for k, (p, t) in per_level.items()})
-                for i, m in enumerate(masks.mask)]
+                for i, (m, s) in enumerate(zip(masks.mask, secondaries(masks)))]

@@ -1,0 +1,122 @@
+"""The end of ``make demo``: what the demo run learned, as a picture and two numbers.
+
+    python tools/analysis_tools/demo_summary.py CONFIG WORK_DIR [--heldout-dir DIR]
+        [--train-dir DIR] [--seeds 8]
+
+Writes ``WORK_DIR/reconstruction_demo.png`` (held-out photographs, never trained on,
+and a few training ones) from the last checkpoint, and prints its path, the loss at
+the start and the end of training, the masked-unit error of the model (nothing
+borrowed from the masked units) next to that of filling each masked unit with its
+true mean colour, on the held-out photographs (averaged over ``--seeds`` mask draws),
+and the command that renders more.
+"""
+import argparse
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import numpy as np
+import torch
+
+from mmmim.datasets.demo import DEMO_HELDOUT, DEMO_SHOWN_TRAIN, select_photos
+from mmmim.engine.random_states import preserved_random_states
+from mmmim.visualization import (
+    image_size_of,
+    load_batch,
+    load_model,
+    masked_unit_errors,
+    reconstruct_pixels,
+)
+from mmmim.visualization.curves import find_scalar_logs, read_scalars
+from mmmim.visualization.render import render_checkpoint
+
+RENDER_TOOL = 'tools/visualization/visualize_reconstruction.py'
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('config')
+    parser.add_argument('work_dir')
+    parser.add_argument('--train-dir', default='data/demo')
+    parser.add_argument('--heldout-dir', default=None, help='default: TRAIN_DIR_heldout')
+    parser.add_argument('--seeds', type=int, default=8,
+                        help='mask draws the held-out error is averaged over')
+    return parser.parse_args(argv)
+
+
+def last_checkpoint(work_dir: Path) -> Path:
+    """The checkpoint named in ``WORK_DIR/last_checkpoint`` (MMEngine writes it)."""
+    pointer = work_dir / 'last_checkpoint'
+    if not pointer.is_file():
+        raise FileNotFoundError(f'{pointer} not found: did training finish?')
+    path = Path(pointer.read_text().strip())
+    return path if path.is_absolute() or path.is_file() else work_dir / path.name
+
+
+def loss_start_end(work_dir: Path) -> Optional[tuple]:
+    """(first logged loss, last logged loss) of the newest run in ``work_dir``."""
+    records = [r for r in read_scalars(find_scalar_logs(work_dir)[-1]) if 'loss' in r]
+    return (records[0]['loss'], records[-1]['loss']) if records else None
+
+
+def photo_files(folder: str, names) -> List[Path]:
+    return [Path(folder) / p.filename for p in select_photos(names)]
+
+
+def heldout_errors(model, files: List[Path], size: int, seeds: int) -> dict:
+    """Masked-unit errors on ``files`` averaged over ``seeds`` mask draws."""
+    batch, _ = load_batch(model, files, size)
+    per_seed = []
+    with preserved_random_states():
+        for seed in range(seeds):
+            torch.manual_seed(seed)
+            per_seed.append(masked_unit_errors(reconstruct_pixels(model, batch)))
+    return {k: (None if per_seed[0][k] is None else float(np.mean([e[k] for e in per_seed])))
+            for k in per_seed[0]}
+
+
+def verdict(ratio: float) -> str:
+    """One sentence on what the error ratio (model / mean-colour baseline) means."""
+    if ratio < 0.9:
+        return ('the model recovers structure inside the masked units that the units\' '
+                'own mean colour does not hold')
+    return ('the model does not beat filling each masked unit with its true mean colour '
+            '(a baseline that knows every masked unit\'s mean) yet; compare the figure '
+            'with the one drawn before training, or train longer, e.g. '
+            '--cfg-options train_cfg.max_epochs=3000')
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    work_dir = Path(args.work_dir)
+    heldout_dir = args.heldout_dir or args.train_dir.rstrip('/') + '_heldout'
+    checkpoint = last_checkpoint(work_dir)
+    files = (photo_files(heldout_dir, DEMO_HELDOUT)
+             + photo_files(args.train_dir, DEMO_SHOWN_TRAIN))
+    out = work_dir / 'reconstruction_demo.png'
+    render_checkpoint(args.config, str(checkpoint), files, str(out), seed=0,
+                      extra_header=[f'held out (never trained on): {", ".join(DEMO_HELDOUT)}; '
+                                    f'trained on: {", ".join(DEMO_SHOWN_TRAIN)}'])
+    cfg, model = load_model(args.config, checkpoint)
+    errors = heldout_errors(model, photo_files(heldout_dir, DEMO_HELDOUT),
+                            image_size_of(cfg), args.seeds)
+    losses = loss_start_end(work_dir)
+    print('\n=== demo summary ===')
+    print(f'reconstruction figure: {out}')
+    if losses:
+        print(f'training loss: {losses[0]:.4f} at the start -> {losses[1]:.4f} at the end')
+    model_err = errors['model'] if errors['model'] is not None else errors['model_true_stats']
+    how = ('nothing borrowed' if errors['model'] is not None
+           else 'per-patch statistics borrowed from the image')
+    print(f'masked-unit MSE on the held-out photographs ({args.seeds} mask draws, 0-255 '
+          f'units): model ({how}) {model_err:.1f} vs each masked unit filled with its '
+          f'true mean colour {errors["mean_colour"]:.1f} '
+          f'(ratio {model_err / errors["mean_colour"]:.2f})')
+    print(verdict(model_err / errors['mean_colour']))
+    print('render more images:\n  python ' + ' '.join(
+        [RENDER_TOOL, args.config, str(checkpoint), 'IMAGE...', '--out', 'recon.png']))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
