@@ -38,3 +38,21 @@ VISBACKENDS = _child('vis_backend', _pre.VISBACKENDS, 'mmmim.visualization')
 # Checkpoint converters: pure functions ``state_dict -> (state_dict, LoadReport)``,
 # one per (source backbone family, target library).
 CONVERTERS = Registry('converter', scope='mmmim', locations=['mmmim.converters'])
+
+
+def _reachable_from_root(*registries: Registry) -> None:
+    """Let ``type='mmmim.Name'`` resolve under any default scope (an mmdet or mmseg
+    config with ``custom_imports``). mmengine resolves ``'scope.Name'`` through the
+    current registry's children or the root's children only, and mmmim's registries
+    are grandchildren of the root (root -> mmpretrain -> mmmim). Each is therefore
+    also listed among its root's children; its parent stays mmpretrain's, so plain
+    names still fall back to mmpretrain and mmengine."""
+    for registry in registries:
+        root = registry._get_root_registry()
+        root._children.setdefault(registry.scope, registry)
+
+
+_reachable_from_root(RUNNERS, RUNNER_CONSTRUCTORS, LOOPS, HOOKS, LOG_PROCESSORS, OPTIMIZERS,
+                     OPTIM_WRAPPERS, OPTIM_WRAPPER_CONSTRUCTORS, PARAM_SCHEDULERS, DATASETS,
+                     DATA_SAMPLERS, TRANSFORMS, MODELS, MODEL_WRAPPERS, WEIGHT_INITIALIZERS,
+                     METRICS, EVALUATORS, VISUALIZERS, VISBACKENDS)

@@ -51,7 +51,11 @@ def load_weights(path: str) -> dict:
 
 
 def infer_target(module: nn.Module) -> str:
-    """Converter target for ``module`` from the package defining its class."""
+    """Converter target for ``module``: its class's ``converter_target`` if it
+    declares one (mmmim's ViTDetBackbone: ``'vitdet'``), else from the package
+    defining its class."""
+    if getattr(type(module), 'converter_target', None):
+        return type(module).converter_target
     package = type(module).__module__.split('.')[0]
     if package not in _TARGET_OF_PACKAGE:
         raise ValueError(f'cannot tell the converter target of {type(module).__name__} '

@@ -162,3 +162,14 @@ def vit_to_mmseg(checkpoint: dict, grid: Optional[Grid] = None,
     relative position bias are new in the target. mmseg's MAE does not resize its
     position embedding at run time, so give ``grid`` for the segmentation crop."""
     return _convert(checkpoint, 'vit->mmseg', [], _MM_OPTIONAL, grid, src_grid)
+
+
+@register_converter('vit', 'vitdet', expected_missing=(r'^layers\.\d+\.attn\.rel_pos_[hw]$',),
+                    file_layout='backbone')
+def vit_to_vitdet(checkpoint: dict, grid: Optional[Grid] = None,
+                  src_grid: Optional[Grid] = None) -> Tuple[StateDict, LoadReport]:
+    """ViT -> mmmim's ``ViTDetBackbone`` (mmpretrain keys): only the decomposed
+    relative position tables ``layers.i.attn.rel_pos_h/w`` are new (zero-initialized
+    by the target); every other backbone tensor must match. ``grid`` is the
+    backbone's stored position grid (the pretraining one: it resizes at forward)."""
+    return _convert(checkpoint, 'vit->vitdet', [], _MM_OPTIONAL, grid, src_grid)
