@@ -3,14 +3,22 @@
 With ``default_scope='mmmim'`` a config finds every mmmim module without manual
 imports (each registry names the package ``locations`` holding its modules), every
 mmpretrain / mmengine module by plain name (parent lookup), and mmdet / mmseg modules
-by scope prefix (``type='mmdet.MaskRCNN'``).
+by scope prefix (``type='mmdet.MaskRCNN'``). Conversely, configs of another default
+scope (mmdet, mmseg) name mmmim modules as ``'mmmim.X'`` once ``mmmim`` is imported
+(``custom_imports=dict(imports=['mmmim.engine', 'mmmim.models'])``).
 """
 from mmengine.registry import Registry
 from mmpretrain import registry as mmpretrain_registry
 
 
 def _child(name: str, parent: Registry, *locations: str) -> Registry:
-    return Registry(name, parent=parent, scope='mmmim', locations=list(locations))
+    registry = Registry(name, parent=parent, scope='mmmim', locations=list(locations))
+    # mmengine resolves ``'scope.Name'`` from another scope only for scopes among the
+    # root registry's children; listing mmmim there too (its parent stays mmpretrain's)
+    # lets mmdet / mmseg configs name ``type='mmmim.X'`` / ``constructor='mmmim.X'``.
+    root = parent._get_root_registry()
+    root._children.setdefault(registry.scope, registry)
+    return registry
 
 
 _pre = mmpretrain_registry
@@ -38,21 +46,3 @@ VISBACKENDS = _child('vis_backend', _pre.VISBACKENDS, 'mmmim.visualization')
 # Checkpoint converters: pure functions ``state_dict -> (state_dict, LoadReport)``,
 # one per (source backbone family, target library).
 CONVERTERS = Registry('converter', scope='mmmim', locations=['mmmim.converters'])
-
-
-def _reachable_from_root(*registries: Registry) -> None:
-    """Let ``type='mmmim.Name'`` resolve under any default scope (an mmdet or mmseg
-    config with ``custom_imports``). mmengine resolves ``'scope.Name'`` through the
-    current registry's children or the root's children only, and mmmim's registries
-    are grandchildren of the root (root -> mmpretrain -> mmmim). Each is therefore
-    also listed among its root's children; its parent stays mmpretrain's, so plain
-    names still fall back to mmpretrain and mmengine."""
-    for registry in registries:
-        root = registry._get_root_registry()
-        root._children.setdefault(registry.scope, registry)
-
-
-_reachable_from_root(RUNNERS, RUNNER_CONSTRUCTORS, LOOPS, HOOKS, LOG_PROCESSORS, OPTIMIZERS,
-                     OPTIM_WRAPPERS, OPTIM_WRAPPER_CONSTRUCTORS, PARAM_SCHEDULERS, DATASETS,
-                     DATA_SAMPLERS, TRANSFORMS, MODELS, MODEL_WRAPPERS, WEIGHT_INITIALIZERS,
-                     METRICS, EVALUATORS, VISUALIZERS, VISBACKENDS)
