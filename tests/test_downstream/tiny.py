@@ -34,7 +34,18 @@ def tiny_pvt(backbone: dict) -> List[int]:
     return [arch['embed_dims'] * h for h in arch['num_heads']]
 
 
-BACKBONES = {'SwinTransformer': tiny_swin, 'PyramidVisionTransformer': tiny_pvt}
+def tiny_vitdet(backbone: dict) -> int:
+    """mmmim ``ViTDetBackbone``: the tiny ViT (4 blocks), blocks 2 and 4 global, windows
+    of 4 x 4 patches, position grid of the 64-px tiny pretraining, global relative
+    positions for 128-px inputs; returns its width."""
+    arch = TINY_ARCHS['vit']
+    backbone.update(arch=dict(arch), img_size=128, pretrain_img_size=64, window_size=4,
+                    global_indices=(1, 3))
+    return arch['embed_dims']
+
+
+BACKBONES = {'SwinTransformer': tiny_swin, 'PyramidVisionTransformer': tiny_pvt,
+             'ViTDetBackbone': tiny_vitdet}
 
 
 def shrink_channels(node) -> None:

@@ -7,12 +7,13 @@
 # forward, drop path 0.1. Neck: simple feature pyramid from the last stride-16 map
 # (strides 4..32, P6 by subsampling), LayerNorm. Heads: 2-conv RPN, 4conv1fc box head
 # and mask head with LayerNorm. AdamW lr 1e-4 wd 0.1, layer decay 0.7, AMP.
-# The checkpoint is loaded at the detector level: model.init_cfg.checkpoint=PRETRAIN
-# (tools/benchmarks/mmdetection/mim_dist_train.sh sets it); the load report goes to
-# the log. On a CPU: --cfg-options optim_wrapper.type=OptimWrapper (AMP needs a GPU).
+# The checkpoint is loaded at the detector level (the shared Mask R-CNN base):
+# model.init_cfg.checkpoint=PRETRAIN (tools/benchmarks/mmdetection/mim_dist_train.sh
+# sets it); the load report goes to the log.
+# On a CPU: --cfg-options optim_wrapper.type=OptimWrapper (AMP needs a GPU).
 # docs/downstream_vitdet.md compares every item with ViTDet.
 _base_ = [
-    'mmdet::_base_/models/mask-rcnn_r50_fpn.py',
+    '../_base_/models/mask-rcnn_fpn.py',
     '../_base_/datasets/coco_instance_lsj-1024.py',
     '../_base_/schedules/lsj-100e.py',
 ]
@@ -21,13 +22,12 @@ custom_imports = dict(imports=['mmmim.models', 'mmmim.converters', 'mmmim.engine
 
 norm_cfg = dict(type='mmpretrain.LN2d', eps=1e-6)   # LayerNorm over channels
 model = dict(
-    init_cfg=dict(type='MIMPretrained', checkpoint=None, submodule='backbone'),
     data_preprocessor=dict(batch_augments=[
         dict(type='BatchFixedSizePad', size={{_base_.image_size}}, pad_mask=True)]),
     backbone=dict(
-        _delete_=True, type='mmmim.ViTDetBackbone', arch='b', img_size=1024,
+        type='mmmim.ViTDetBackbone', arch='b', img_size=1024,
         pretrain_img_size=224, patch_size=16, window_size=14, global_indices=(2, 5, 8, 11),
-        use_rel_pos=True, drop_path_rate=0.1, with_cp=False, init_cfg=None),
+        use_rel_pos=True, drop_path_rate=0.1, with_cp=False),
     neck=dict(
         _delete_=True, type='mmmim.SimpleFeaturePyramid', in_channels=768, out_channels=256,
         scale_factors=(4.0, 2.0, 1.0, 0.5), num_outs=5, norm_cfg=norm_cfg),
