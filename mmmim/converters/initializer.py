@@ -10,7 +10,7 @@ Example (see docs/converters.md for mmseg and mmdet)::
 
 or on the backbone itself: ``backbone=dict(..., init_cfg=dict(type='MIMPretrained',
 checkpoint=...))`` (not for backbones that read their init_cfg checkpoint
-themselves: mmdet / mmseg Swin, mmdet PVT).
+themselves: mmdet / mmseg Swin, mmdet PVT, the ViT of mmdet's ViTDet project).
 
 The initializer loads the checkpoint with ``torch.load(weights_only=True)``, picks
 the converter from the backbone family (detected from the keys unless ``family`` is
@@ -148,7 +148,7 @@ class MIMPretrained:
         submodule: load into this child of the module the init_cfg belongs to
             (``'backbone'`` when set on the whole model). Needed for backbones
             that read their init_cfg checkpoint themselves (mmdet / mmseg Swin,
-            mmdet PVT): their own loading is then skipped.
+            mmdet PVT, mmdet's ViTDet project ViT): their own loading is then skipped.
     """
 
     def __init__(self, checkpoint: str, target: Optional[str] = None,
