@@ -172,4 +172,7 @@ def vit_to_vitdet(checkpoint: dict, grid: Optional[Grid] = None,
     relative position tables ``layers.i.attn.rel_pos_h/w`` are new (zero-initialized
     by the target); every other backbone tensor must match. ``grid`` is the
     backbone's stored position grid (the pretraining one: it resizes at forward)."""
-    return _convert(checkpoint, 'vit->vitdet', [], _MM_OPTIONAL, grid, src_grid)
+    optional = {k: 'ViTDet has no final norm' for k in ('ln1.weight', 'ln1.bias')}
+    optional.update({k: 'ViTDet does not average-pool (no ln2)'
+                     for k in ('ln2.weight', 'ln2.bias')})
+    return _convert(checkpoint, 'vit->vitdet', [], optional, grid, src_grid)
