@@ -226,6 +226,16 @@ def test_load__detector_level_init_cfg_loads_the_backbone_and_skips_its_random_i
                                atol=0, rtol=0)
 
 
+def test_load__backbone_level_init_cfg_overwrites_the_random_init(mae_checkpoint):
+    model, path = mae_checkpoint
+    backbone = tiny_backbone(init_cfg=dict(type='MIMPretrained', checkpoint=path))
+    backbone.init_weights()
+    loaded = backbone.state_dict()
+    for key, value in model.encoder.state_dict().items():
+        if key in loaded:
+            torch.testing.assert_close(loaded[key], value, atol=0, rtol=0, msg=key)
+
+
 def test_load__other_pretraining_grid_is_resized_once_and_noted(tmp_path):
     model = tiny_pretrained_model()                   # 64 px: 4 x 4 grid
     path = tmp_path / 'mae64.pth'
