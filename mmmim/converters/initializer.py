@@ -10,7 +10,7 @@ Example (see docs/converters.md for mmseg and mmdet)::
 
 or on the backbone itself: ``backbone=dict(..., init_cfg=dict(type='MIMPretrained',
 checkpoint=...))`` (not for backbones that read their init_cfg checkpoint
-themselves: mmdet / mmseg Swin, mmdet PVT).
+themselves: mmdet / mmseg Swin, mmdet PVT, the ViT of mmdet's ViTDet project).
 
 The initializer loads the checkpoint with :func:`mmmim.checkpoint_io.read_checkpoint`
 (``weights_only=True``; a bad file raises naming it and the problem), picks
@@ -42,7 +42,11 @@ _TARGET_OF_PACKAGE = {'mmpretrain': 'mmpretrain', 'mmmim': 'mmpretrain', 'mmseg'
 
 
 def infer_target(module: nn.Module) -> str:
-    """Converter target for ``module`` from the package defining its class."""
+    """Converter target for ``module``: its class's ``converter_target`` if it
+    declares one (mmmim's ViTDetBackbone: ``'vitdet'``), else from the package
+    defining its class."""
+    if getattr(type(module), 'converter_target', None):
+        return type(module).converter_target
     package = type(module).__module__.split('.')[0]
     if package not in _TARGET_OF_PACKAGE:
         raise ValueError(f'cannot tell the converter target of {type(module).__name__} '
@@ -137,7 +141,7 @@ class MIMPretrained:
         submodule: load into this child of the module the init_cfg belongs to
             (``'backbone'`` when set on the whole model). Needed for backbones
             that read their init_cfg checkpoint themselves (mmdet / mmseg Swin,
-            mmdet PVT): their own loading is then skipped.
+            mmdet PVT, mmdet's ViTDet project ViT): their own loading is then skipped.
     """
 
     def __init__(self, checkpoint: str, target: Optional[str] = None,

@@ -153,3 +153,17 @@ def vit_to_mmseg(checkpoint: dict, grid: Optional[Grid] = None,
     relative position bias are new in the target. mmseg's MAE does not resize its
     position embedding at run time, so give ``grid`` for the segmentation crop."""
     return _convert(checkpoint, 'vit->mmseg', [], _MM_OPTIONAL, grid, src_grid)
+
+
+@register_converter('vit', 'vitdet', expected_missing=(r'^layers\.\d+\.attn\.rel_pos_[hw]$',),
+                    file_layout='backbone')
+def vit_to_vitdet(checkpoint: dict, grid: Optional[Grid] = None,
+                  src_grid: Optional[Grid] = None) -> Tuple[StateDict, LoadReport]:
+    """ViT -> mmmim's ``ViTDetBackbone`` (mmpretrain keys): only the decomposed
+    relative position tables ``layers.i.attn.rel_pos_h/w`` are new (zero-initialized
+    by the target); every other backbone tensor must match. ``grid`` is the
+    backbone's stored position grid (the pretraining one: it resizes at forward)."""
+    optional = {k: 'ViTDet has no final norm' for k in ('ln1.weight', 'ln1.bias')}
+    optional.update({k: 'ViTDet does not average-pool (no ln2)'
+                     for k in ('ln2.weight', 'ln2.bias')})
+    return _convert(checkpoint, 'vit->vitdet', [], optional, grid, src_grid)

@@ -1,6 +1,6 @@
 """Masked image models by role: maskers, encoders, decoders, targets, losses and the
 algorithms that compose them. Importing this package registers every module."""
-from . import algorithms, decoders, encoders, losses, maskers, targets  # noqa: F401
+from . import algorithms, decoders, encoders, losses, maskers, targets, vitdet  # noqa: F401
 from .structures import EncoderOutput, MaskSet
 
 __all__ = ['EncoderOutput', 'MaskSet']

@@ -116,3 +116,4 @@ class LayerDecayOptimWrapperConstructor(DefaultOptimWrapperConstructor):
                         f'{g["weight_decay"]:12.3g}  {len(g["params"]):7d}  '
                         f'{", ".join(g["names"])}')
         return '\n'.join(rows)
+
