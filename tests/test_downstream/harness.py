@@ -17,11 +17,13 @@ pretraining encoders (:data:`TINY_ARCHS`): see ``tiny.py`` beside this file.
 from __future__ import annotations
 
 import copy
+import logging
 import math
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, Iterator, List, Optional
 
 import torch
 from mmengine.config import Config
@@ -122,6 +124,26 @@ def tiny_classifier_checkpoint(family: str, pretrained: Path, path: Path) -> Pat
     torch.save({'state_dict': classifier.state_dict(), 'meta': {'tiny_classifier': family}},
                path)
     return path
+
+
+@contextmanager
+def captured_log() -> Iterator[List[str]]:
+    """Messages of mmengine's current logger inside the block (e.g. load reports
+    of a model built and initialized there), as a list filled while it runs."""
+    from mmengine.logging import MMLogger
+
+    class _Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            messages.append(record.getMessage())
+
+    messages: List[str] = []
+    logger = MMLogger.get_current_instance()
+    handler = _Collect(level=logging.DEBUG)
+    logger.addHandler(handler)
+    try:
+        yield messages
+    finally:
+        logger.removeHandler(handler)
 
 
 # ---------------------------------------------------------------- downstream runs
