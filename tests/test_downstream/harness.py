@@ -38,11 +38,13 @@ TINY_ARCHS = {
     'pvt': dict(embed_dims=8, num_layers=[1, 1, 1, 1], num_heads=[1, 2, 2, 4]),
     'vit': dict(embed_dims=32, num_layers=4, num_heads=2, feedforward_channels=64),
 }
+TINY_ARCHS['localmim'] = TINY_ARCHS['vit']  # LocalMIM's ViT: same tiny encoder
 #: The family's shipped pretraining config (tiny-shrunk by ``tests/tiny_overrides``).
 PRETRAIN_CONFIGS = {
     'swin': 'configs/ummae/ummae_swin-tiny-w8_8xb512-amp-coslr-200e_in1k-256px.py',
     'pvt': 'configs/ummae/ummae_pvt-small_8xb512-amp-coslr-200e_in1k-256px.py',
     'vit': 'configs/mae/mae_vit-base-p16_8xb512-amp-coslr-400e_in1k.py',
+    'localmim': 'configs/localmim/localmim_vit-base-p16_8xb256-amp-coslr-100e_in1k.py',
 }
 #: The family's fine-tune classifier config and its tiny backbone override.
 CLASSIFIER_CONFIGS = {

@@ -15,7 +15,7 @@ import pytest
 import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
-from mmengine.utils import import_modules_from_strings
+from tiny_seg import build_segmentor
 
 from mmmim.converters.pos_embed import resize_abs_pos_embed, resize_rel_pos_bias_table
 from mmmim.models.encoders import pooled_sr_to_conv
@@ -67,18 +67,6 @@ def pretraining_checkpoint(config: str, path: Path) -> dict:
     return {k: v.clone() for k, v in model.encoder.state_dict().items()}
 
 
-def build_segmentor(config: Path, checkpoint: Path) -> torch.nn.Module:
-    """The config's segmentor, built and initialized as the Runner does."""
-    cfg = Config.fromfile(str(config))
-    import_modules_from_strings(**cfg.custom_imports)
-    cfg.model.init_cfg.checkpoint = str(checkpoint)
-    init_default_scope(cfg.default_scope)
-    from mmseg.registry import MODELS
-    model = MODELS.build(cfg.model)
-    model.init_weights()
-    return model
-
-
 def expected_tensor(key: str, value: torch.Tensor, target: torch.Tensor, backbone
                     ) -> torch.Tensor:
     """The encoder tensor after the conversion documented in docs/converters.md."""
@@ -101,7 +89,9 @@ def test_full_size_config__backbone_equals_the_pretrained_encoder(config, tmp_pa
                                                                   mmengine_log):
     pretrain_config, target_new, left_out = CASES[config]
     encoder = pretraining_checkpoint(pretrain_config, tmp_path / 'epoch_1.pth')
-    model = build_segmentor(SEG / config, tmp_path / 'epoch_1.pth')
+    cfg = Config.fromfile(str(SEG / config))  # imports its custom_imports
+    cfg.model.init_cfg.checkpoint = str(tmp_path / 'epoch_1.pth')
+    model = build_segmentor(cfg.model)
     reports = [m for m in mmengine_log if 'load report into' in m]
     assert len(reports) == 1 and 'status: OK, backbone fully loaded' in reports[0], reports
     assert 'MISSING' not in reports[0] and 'UNEXPECTED' not in reports[0]
