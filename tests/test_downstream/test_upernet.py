@@ -119,3 +119,11 @@ def test_upernet__checkpoint_of_another_family_fails_at_build(
         build_segmentor(cfg.model)
     message = str(error.value)
     assert 'load report into' in message and 'FAILED, backbone did not load' in message
+
+
+def test_upernet__without_a_checkpoint_fails_at_build_naming_the_key(tiny_ade, tmp_path):
+    config = CONFIG_DIR / 'swin-tiny-patch4-window7_upernet_8xb2-160k_ade20k-512x512.py'
+    cfg = tiny_ade_cfg(config, tmp_path / 'unused.pth', tiny_ade, tmp_path)
+    cfg.model.init_cfg.checkpoint = None
+    with pytest.raises(ValueError, match=r'set model\.init_cfg\.checkpoint'):
+        build_segmentor(cfg.model)
