@@ -47,6 +47,14 @@ CASES = {
 }
 
 
+#: ViT config -> (tapped blocks, pooling of the x0.5 branch): MAE family vs LocalMIM
+VIT_TAPS = {
+    'vit-base-p16-mae_upernet_8xb2-ld0.65-160k_ade20k-512x512.py': ([3, 5, 7, 11], 'Max'),
+    'vit-base-p16-localmim_upernet_8xb2-lr4e-4-ld0.65-160k_ade20k-512x512.py':
+        ([1, 3, 9, 11], 'Avg'),
+}
+
+
 def test_every_shipped_upernet_config_is_covered():
     assert sorted(p.name for p in SEG.glob('*.py')) == sorted(CASES)
 
@@ -97,6 +105,10 @@ def test_full_size_config__backbone_equals_the_pretrained_encoder(config, tmp_pa
     assert 'MISSING' not in reports[0] and 'UNEXPECTED' not in reports[0]
 
     backbone = model.backbone
+    if config in VIT_TAPS:
+        blocks, pool = VIT_TAPS[config]
+        assert list(backbone.out_indices) == blocks
+        assert type(model.neck.branches[3]).__name__ == f'{pool}Pool2d'
     state = backbone.state_dict()
     new = sorted(k for k in state if k not in encoder)
     assert all(matching(target_new, k) for k in new) and bool(new) == bool(target_new), new
