@@ -155,9 +155,10 @@ class MIMPretrained:
 
     def __call__(self, module: nn.Module) -> LoadReport:
         if not self.checkpoint:
-            raise ValueError('MIMPretrained needs a checkpoint: set '
-                             'model.backbone.init_cfg.checkpoint (mim_dist_train.sh '
-                             'passes PRETRAIN there)')
+            where = 'model.init_cfg.checkpoint' if self.submodule else \
+                'the init_cfg.checkpoint of the module it initializes'
+            raise ValueError(f'MIMPretrained needs a checkpoint: set {where} '
+                             '(mim_dist_train.sh PRETRAIN sets model.init_cfg.checkpoint)')
         if self.submodule:
             module = module.get_submodule(self.submodule)
         state = read_checkpoint(self.checkpoint)

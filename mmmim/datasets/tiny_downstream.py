@@ -7,9 +7,11 @@
 from pathlib import Path
 from typing import Callable, Dict, Iterable, Optional
 
+from .tiny_ade import write_tiny_ade
 from .tiny_coco import write_tiny_coco
 
-TINY_DATASETS: Dict[str, Callable[..., Dict[str, int]]] = {'coco': write_tiny_coco}
+TINY_DATASETS: Dict[str, Callable[..., Dict[str, int]]] = {'coco': write_tiny_coco,
+                                                           'ade': write_tiny_ade}
 
 
 def write_tiny_downstream(out, names: Optional[Iterable[str]] = None

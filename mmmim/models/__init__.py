@@ -1,6 +1,7 @@
 """Masked image models by role: maskers, encoders, decoders, targets, losses and the
-algorithms that compose them. Importing this package registers every module."""
-from . import algorithms, decoders, encoders, losses, maskers, targets, vitdet  # noqa: F401
+algorithms that compose them; backbones and necks for downstream models. Importing
+this package registers every module."""
+from . import algorithms, decoders, encoders, losses, maskers, necks, targets, vitdet  # noqa: F401
 from .structures import EncoderOutput, MaskSet
 
 __all__ = ['EncoderOutput', 'MaskSet']

@@ -17,11 +17,13 @@ pretraining encoders (:data:`TINY_ARCHS`): see ``tiny.py`` beside this file.
 from __future__ import annotations
 
 import copy
+import logging
 import math
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, Iterator, List, Optional
 
 import torch
 from mmengine.config import Config
@@ -36,11 +38,13 @@ TINY_ARCHS = {
     'pvt': dict(embed_dims=8, num_layers=[1, 1, 1, 1], num_heads=[1, 2, 2, 4]),
     'vit': dict(embed_dims=32, num_layers=4, num_heads=2, feedforward_channels=64),
 }
+TINY_ARCHS['localmim'] = TINY_ARCHS['vit']  # LocalMIM's ViT: same tiny encoder
 #: The family's shipped pretraining config (tiny-shrunk by ``tests/tiny_overrides``).
 PRETRAIN_CONFIGS = {
     'swin': 'configs/ummae/ummae_swin-tiny-w8_8xb512-amp-coslr-200e_in1k-256px.py',
     'pvt': 'configs/ummae/ummae_pvt-small_8xb512-amp-coslr-200e_in1k-256px.py',
     'vit': 'configs/mae/mae_vit-base-p16_8xb512-amp-coslr-400e_in1k.py',
+    'localmim': 'configs/localmim/localmim_vit-base-p16_8xb256-amp-coslr-100e_in1k.py',
 }
 #: The family's fine-tune classifier config and its tiny backbone override.
 CLASSIFIER_CONFIGS = {
@@ -122,6 +126,26 @@ def tiny_classifier_checkpoint(family: str, pretrained: Path, path: Path) -> Pat
     torch.save({'state_dict': classifier.state_dict(), 'meta': {'tiny_classifier': family}},
                path)
     return path
+
+
+@contextmanager
+def captured_log() -> Iterator[List[str]]:
+    """Messages of mmengine's current logger inside the block (e.g. load reports
+    of a model built and initialized there), as a list filled while it runs."""
+    from mmengine.logging import MMLogger
+
+    class _Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            messages.append(record.getMessage())
+
+    messages: List[str] = []
+    logger = MMLogger.get_current_instance()
+    handler = _Collect(level=logging.DEBUG)
+    logger.addHandler(handler)
+    try:
+        yield messages
+    finally:
+        logger.removeHandler(handler)
 
 
 # ---------------------------------------------------------------- downstream runs

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from harness import ROOT, run_downstream
+from harness import ROOT, captured_log, run_downstream
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from tiny import build_detector, tiny_coco_cfg
@@ -63,12 +63,14 @@ def test_mask_rcnn__tiny_loads_trains_two_iters_and_computes_coco_ap(
 
 @pytest.mark.parametrize('family', ['swin', 'pvt'])
 def test_mask_rcnn__tiny_loads_a_finetuned_classifier_checkpoint(
-        family, tiny_coco, classifier_checkpoint, mmengine_log, tmp_path):
+        family, tiny_coco, classifier_checkpoint, tmp_path):
     config = CONFIG_DIR / ('mask-rcnn_swin-t-p4-w7_fpn_1x_coco.py' if family == 'swin'
                            else 'mask-rcnn_pvt-s_fpn_1x_coco.py')
     cfg = tiny_coco_cfg(config, classifier_checkpoint(family), tiny_coco, tmp_path)
-    build_detector(cfg.model)
-    log = '\n'.join(mmengine_log)
+    with captured_log() as messages:
+        build_detector(cfg.model)
+    log = '\n'.join(messages)
+    assert f'[{family}->mmdet] load report into' in log
     assert 'mmpretrain / mmselfsup model (backbone.*)' in log
     assert 'head (task specific)' in log
     assert 'status: OK, backbone fully loaded' in log
@@ -109,14 +111,15 @@ def full_size_checkpoint(tmp_path_factory):
 
 @pytest.mark.parametrize('config', MASK_RCNN, ids=[p.stem for p in MASK_RCNN])
 def test_mask_rcnn__full_size_backbone_equals_the_pretrained_encoder(
-        config, full_size_checkpoint, mmengine_log):
+        config, full_size_checkpoint):
     arch = re.match(r'mask-rcnn_(swin-[tb]|pvt-s)', config.name).group(1)
     encoder_state, path = full_size_checkpoint(arch)
     cfg = Config.fromfile(str(config))
     cfg.model.init_cfg.checkpoint = str(path)
-    detector = build_detector(cfg.model.to_dict())
+    with captured_log() as messages:
+        detector = build_detector(cfg.model.to_dict())
     backbone = detector.backbone
-    log = '\n'.join(mmengine_log)
+    log = '\n'.join(messages)
     assert 'status: OK, backbone fully loaded' in log and 'MISSING' not in log, log
     family = family_of(config)
     converter = get_converter(family, 'mmdet')

@@ -117,9 +117,10 @@ def build_detector(model_cfg: dict) -> torch.nn.Module:
     """An mmdet model config built and initialized as the Runner does (MIMPretrained
     runs here, so a backbone that did not load raises here)."""
     from mmdet.registry import MODELS
+    from mmengine.config import ConfigDict
     from mmengine.registry import init_default_scope
     init_default_scope('mmdet')
     torch.manual_seed(0)
-    model = MODELS.build(model_cfg)
+    model = MODELS.build(ConfigDict(model_cfg))  # mmdet reads train_cfg.rpn etc.
     model.init_weights()
     return model

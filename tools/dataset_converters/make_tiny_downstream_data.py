@@ -6,6 +6,9 @@ Each dataset goes to ``OUT/<name>``; without a dataset flag all are written. ``c
 a COCO-format instance dataset (classes ``coin``, ``galaxy``) with COCO-stuff-style
 semantic maps (see ``mmmim/datasets/tiny_coco.py``). Point a downstream config at it
 with ``--cfg-options`` ``data_root=OUT/coco/`` and the tiny metainfo (docs/downstream.md).
+``ade``: an ADE20K-layout semantic dataset (``images|annotations/{training,validation}``,
+label 0 = other, classes ``coin``, ``dark``, ``light``, ``warm``, ``blue``; see
+``mmmim/datasets/tiny_ade.py`` and docs/downstream_seg.md).
 """
 from __future__ import annotations
 
