@@ -1,9 +1,9 @@
-# SimMIM PVT-S at 256 px: UM-MAE PVT-S's data, batch and schedule, with SimMIM's
-# model (full grid with mask tokens, SR ratios 8/4/2/1).
-_base_ = '../ummae/ummae_pvt-small_8xb512-amp-coslr-200e_in1k-256px.py'
-model = dict(
-    masker=dict(_delete_=True, type='BlockMasker', ratio=0.6, unit_size=32),
-    encoder=dict(masking='mask_token', secondary_token=False),
-    decoder=dict(_delete_=True, type='SimMIMDecoder'),
-    target=dict(patch_size=32, normalize=False),
-    loss=dict(criterion='l1'))
+# SimMIM PVT-S at 256 px as the UM-MAE paper's baseline (79.28 top-1 after 200
+# epochs, 38.0 h): a random 75% of the 16-px units masked by mask tokens on the full
+# grid, PVT with its fine-tuning SR ratios 8/4/2/1, a linear decoder from the
+# stride-32 map predicting each token's 2x2 units, L1 on masked pixels. Data, batch
+# and schedule of UM-MAE PVT-S.
+_base_ = './simmim_swin-tiny-w16_8xb512-amp-coslr-200e_in1k-256px.py'
+model = dict(encoder=dict(
+    _delete_=True, type='MaskedPVT', pretrain_img_size=256, sr_ratios=(8, 4, 2, 1),
+    masking='mask_token', secondary_token=False))

@@ -5,9 +5,10 @@ from typing import Tuple
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 __all__ = ['sincos_pos_embed', 'init_linear_and_norm', 'resample_mask',
-           'gather_rows', 'scatter_rows', 'patchify', 'unpatchify']
+           'gather_rows', 'scatter_rows', 'patchify', 'unpatchify', 'run_block']
 
 
 @lru_cache(maxsize=64)
@@ -96,3 +97,13 @@ def unpatchify(patches: torch.Tensor, patch: int, grid: Tuple[int, int],
     gh, gw = grid
     x = patches.reshape(b, gh, gw, patch, patch, channels)
     return x.permute(0, 5, 1, 3, 2, 4).reshape(b, channels, gh * patch, gw * patch)
+
+
+def run_block(block: nn.Module, x: torch.Tensor, *args, with_cp: bool = False) -> torch.Tensor:
+    """``block(x, *args)``, with activation checkpointing when ``with_cp`` and the
+    input takes part in autograd: the block's activations are recomputed in the
+    backward pass instead of kept (less memory, about one more forward of time).
+    Same outputs and gradients either way."""
+    if with_cp and torch.is_grad_enabled() and x.requires_grad:
+        return checkpoint(block, x, *args, use_reentrant=False)
+    return block(x, *args)

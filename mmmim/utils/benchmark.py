@@ -54,7 +54,10 @@ __all__ = ['benchmark_config', 'run_isolated', 'photo_batch', 'pack_batch',
            'format_table', 'main', 'PHOTOS', 'photo']
 
 AMP_ONLY_KEYS = ('loss_scale', 'dtype', 'use_fsdp')
-FIGURES = ('images_per_s', 'sec_per_iter', 'peak_mem_mb', 'params', 'params_trainable')
+FIGURES = ('images_per_s', 'sec_per_iter', 'peak_mem_mb', 'params', 'params_trainable',
+           'flops_per_step', 'achieved_flops_per_s', 'matmul_ceiling_flops_per_s',
+           'flop_fraction')
+CEILING_SIZE = 2048  # side of the square matrices timed for the matmul ceiling
 
 
 class StageError(RuntimeError):
@@ -196,6 +199,42 @@ def timed_train_steps(model: nn.Module, wrapper: OptimWrapper,
     return time.perf_counter() - start, loss
 
 
+def count_step_flops(model: nn.Module, wrapper: OptimWrapper, batch: dict) -> int:
+    """FLOPs of one training step (forward + backward; the optimizer's element-wise
+    update is not counted), by ``torch.utils.flop_counter.FlopCounterMode``, which
+    counts matrix multiplications, convolutions and attention. The step is a real one
+    (it updates the parameters), run before the timed ones."""
+    from torch.utils.flop_counter import FlopCounterMode
+    counter = FlopCounterMode(display=False)
+    with counter:
+        model.train_step(dict(batch), wrapper)
+    return int(counter.get_total_flops())
+
+
+def matmul_ceiling(device: str, dtype: Optional[torch.dtype], size: int = CEILING_SIZE,
+                   repeats: int = 5) -> float:
+    """Best FLOP/s of a ``size``-cubed matrix multiplication at the step's precision
+    (``dtype`` None: fp32), timed in this process with the same threads."""
+    a = torch.randn(size, size, device=device, dtype=dtype or torch.float32)
+    b = torch.randn(size, size, device=device, dtype=dtype or torch.float32)
+    best = float('inf')
+    for _ in range(repeats + 1):  # the first run is a warm-up
+        _sync(device)
+        start = time.perf_counter()
+        torch.mm(a, b)
+        _sync(device)
+        best = min(best, time.perf_counter() - start)
+    return 2 * size**3 / best
+
+
+def flop_figures(flops: Optional[int], sec_per_iter: float, ceiling: Optional[float]) -> dict:
+    """FLOPs per step, achieved FLOP/s and the fraction of the matmul ceiling."""
+    achieved = flops / sec_per_iter if flops else None
+    return dict(flops_per_step=flops, achieved_flops_per_s=achieved,
+                matmul_ceiling_flops_per_s=ceiling,
+                flop_fraction=achieved / ceiling if achieved and ceiling else None)
+
+
 def peak_memory_mb(device: str) -> Tuple[float, str]:
     """CUDA: max allocated by tensors; CPU: peak resident set size of this process."""
     if device.startswith('cuda'):
@@ -207,10 +246,11 @@ def peak_memory_mb(device: str) -> Tuple[float, str]:
 def benchmark_config(config: str, batch_size: int, iters: int, warmup: int = 1,
                      amp: bool = False, image_size: Optional[int] = None,
                      cfg_options: Optional[Sequence[str]] = None, device: str = 'cpu',
-                     seed: int = 0, pipeline: bool = False) -> dict:
+                     seed: int = 0, pipeline: bool = False, flops: bool = True) -> dict:
     """Benchmark one config in this process (run it in a fresh process for a peak RSS
     of its own). ``pipeline``: train on batches of the config's own train pipeline
-    (its crop sets the input size; ``image_size`` must be None). Raises
+    (its crop sets the input size; ``image_size`` must be None). ``flops``: count
+    the FLOPs of one extra (untimed) step and time the matmul ceiling. Raises
     :class:`StageError` naming the stage that failed."""
     if pipeline and image_size:
         raise ValueError('image_size does not apply with pipeline: the pipeline sets '
@@ -225,7 +265,7 @@ def benchmark_config(config: str, batch_size: int, iters: int, warmup: int = 1,
             model = build_model_from_cfg(cfg).to(device).train()
         with stage('build optimizer wrapper'):
             wrapper = build_benchmark_optim_wrapper(model, cfg, dtype, device)
-            wrapper.initialize_count_status(model, 0, warmup + iters)
+            wrapper.initialize_count_status(model, 0, warmup + iters + int(flops))
         with stage('prepare batch'):
             if pipeline:
                 batches = pipeline_batches(cfg, batch_size,
@@ -236,9 +276,16 @@ def benchmark_config(config: str, batch_size: int, iters: int, warmup: int = 1,
                 batches = [pack_batch(cfg, photo_batch(batch_size, hw))]
         if device.startswith('cuda'):
             torch.cuda.reset_peak_memory_stats()
+        step_flops = ceiling = None
+        if flops:
+            with stage('count FLOPs'):
+                step_flops = count_step_flops(model, wrapper, batches[0])
         with stage('train step'):
             seconds, loss = timed_train_steps(model, wrapper, batches, warmup, iters,
                                               device)
+        if flops:
+            with stage('matmul ceiling'):
+                ceiling = matmul_ceiling(device, dtype)
     peak_mb, peak_kind = peak_memory_mb(device)
     return dict(
         config=config, error=None, model=type(model).__name__,
@@ -248,6 +295,7 @@ def benchmark_config(config: str, batch_size: int, iters: int, warmup: int = 1,
         peak_mem_mb=peak_mb, peak_mem_kind=peak_kind, peak_mem_before_model_mb=imports_mb,
         params=sum(p.numel() for p in model.parameters()),
         params_trainable=sum(p.numel() for p in model.parameters() if p.requires_grad),
+        **flop_figures(step_flops, seconds / iters, ceiling),
         loss=loss, batch_size=batch_size, iters=iters, warmup=warmup, image_size=list(hw),
         data='pipeline' if pipeline else 'photos', distinct_batches=len(batches),
         device=device, dtype=str(dtype or torch.float32).replace('torch.', ''),
@@ -268,6 +316,8 @@ def worker_options(args: argparse.Namespace) -> List[str]:
         argv.append('--amp')
     if args.pipeline:
         argv.append('--pipeline')
+    if args.no_flops:
+        argv.append('--no-flops')
     if args.image_size:
         argv += ['--image-size', str(args.image_size)]
     if args.cfg_options:
@@ -300,7 +350,8 @@ def worker_main(args: argparse.Namespace) -> int:
     try:
         result = benchmark_config(config, args.batch_size, args.iters, args.warmup,
                                   args.amp, args.image_size, args.cfg_options,
-                                  args.device, args.seed, args.pipeline)
+                                  args.device, args.seed, args.pipeline,
+                                  flops=not args.no_flops)
     except Exception as error:  # reported as this config's record, never raised
         traceback.print_exc()
         cause = str(error) if isinstance(error, StageError) else \
@@ -325,17 +376,26 @@ def add_ratios(results: List[dict]) -> None:
 
 def _row(r: dict) -> Tuple[str, ...]:
     if r.get('error'):
-        return (r['config'], 'FAILED', '', '', '', '', '', '')
+        return (r['config'], 'FAILED', '', '', '', '', '', '', '')
     return (r['config'], 'x'.join(map(str, r['image_size'])), f"{r['images_per_s']:.2f}",
             f"{r['sec_per_iter']:.3f}", f"{r['peak_mem_mb']:.0f}",
             f"{r['params'] / 1e6:.2f} ({r['params_trainable'] / 1e6:.2f})",
-            f"{r['images_per_s_ratio']:.2f}", f"{r['peak_mem_ratio']:.2f}")
+            f"{r['images_per_s_ratio']:.2f}", f"{r['peak_mem_ratio']:.2f}",
+            _flop_cell(r))
+
+
+def _flop_cell(r: dict) -> str:
+    """'GFLOP/step, fraction of the matmul ceiling' or '-' when not counted."""
+    if not r.get('flops_per_step'):
+        return '-'
+    return f"{r['flops_per_step'] / 1e9:.0f} ({r['flop_fraction']:.2f})"
 
 
 def format_table(results: List[dict]) -> str:
     """A plain-text table, one row per config, then the settings and the failures."""
     header = ('config', 'input', 'images/s', 's/iter', 'peak mem MB',
-              'params M (trainable)', 'images/s ratio', 'mem ratio')
+              'params M (trainable)', 'images/s ratio', 'mem ratio',
+              'GFLOP/step (of ceiling)')
     rows = [header] + [_row(r) for r in results]
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     lines = ['  '.join(cell.ljust(w) if i == 0 else cell.rjust(w)
@@ -351,6 +411,9 @@ def format_table(results: List[dict]) -> str:
         lines.append(f"batch {r['batch_size']}, {r['iters']} timed iterations after "
                      f"{r['warmup']} warm-up, data: {data}, {r['device']} {r['dtype']}, "
                      f"{r['num_threads']} threads, torch {r['torch_version']}; "
+                     + (f"matmul ceiling {r['matmul_ceiling_flops_per_s'] / 1e9:.0f} "
+                        f"GFLOP/s ({CEILING_SIZE}^3, same process and precision); "
+                        if r.get('matmul_ceiling_flops_per_s') else '') +
                      f"memory: {memory}; ratios vs {r['config']}")
     lines += [f"FAILED {r['config']}: {r['error']}" for r in results if r.get('error')]
     return '\n'.join(lines)
@@ -371,6 +434,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         help="batches made by each config's own train pipeline from the "
                         'demo photographs (before timing), e.g. for algorithms reading a '
                         'mask the pipeline stores; its crop sets the input size')
+    parser.add_argument('--no-flops', action='store_true',
+                        help='skip the FLOP count (one extra untimed step) and the '
+                        'matmul ceiling')
     parser.add_argument('--device', choices=('cpu', 'cuda'), default=None,
                         help='default: cuda when available')
     parser.add_argument('--seed', type=int, default=0)

@@ -1,4 +1,5 @@
 """SimMIM on pyramid encoders: linear decoder, L1 over masked pixels."""
+import pytest
 import torch
 import torch.nn.functional as F
 from mmengine.registry import init_default_scope
@@ -24,6 +25,28 @@ def test_simmim_decoder__equals_1x1_conv_then_pixel_shuffle():
     b = decoder.predictor.bias.view(8, 8, 3).permute(2, 0, 1).reshape(-1)
     conv = F.conv2d(tokens.transpose(1, 2).reshape(2, 16, 3, 3), w, b)
     assert torch.allclose(unpatchify(pred, 8, (3, 3)), F.pixel_shuffle(conv, 8), atol=1e-5)
+
+
+def test_simmim_decoder__coarse_stride_predicts_each_tokens_units_as_pixel_shuffle():
+    """stride 2 x unit (the UM-MAE paper's SimMIM: 16-px units from a stride-32 map):
+    the units put back into an image are the 1x1 conv + PixelShuffle(stride) image."""
+    torch.manual_seed(0)
+    decoder = SimMIMDecoder(in_dims=16, unit_size=4, stride=8)
+    tokens = torch.randn(2, 6, 16)                                    # 2x3 token map
+    masks = BlockMasker(unit_size=4)(torch.zeros(2, 3, 16, 24))       # 4x6 units
+    pred = decoder(EncoderOutput(tokens=tokens, hw=(2, 3)), masks)    # [2, 24, 4*4*3]
+    assert pred.shape == (2, 24, 48)
+    w = decoder.predictor.weight.view(8, 8, 3, 16).permute(2, 0, 1, 3).reshape(-1, 16, 1, 1)
+    b = decoder.predictor.bias.view(8, 8, 3).permute(2, 0, 1).reshape(-1)
+    conv = F.conv2d(tokens.transpose(1, 2).reshape(2, 16, 2, 3), w, b)
+    assert torch.allclose(unpatchify(pred, 4, (4, 6)), F.pixel_shuffle(conv, 8), atol=1e-5)
+
+
+def test_simmim_decoder__tokens_that_do_not_cover_the_unit_grid_are_refused():
+    decoder = SimMIMDecoder(in_dims=16, unit_size=4, stride=8)
+    masks = BlockMasker(unit_size=4)(torch.zeros(1, 3, 16, 16))       # 4x4 units
+    with pytest.raises(ValueError, match='do not cover'):
+        decoder(EncoderOutput(tokens=torch.randn(1, 16, 16), hw=(4, 4)), masks)
 
 
 def tiny_simmim_swin():

@@ -215,3 +215,37 @@ class InheritedGuardedAmp(AmpOptimWrapper, Guarded):
 def test_precision_counterpart__keeps_what_the_wrapper_adds(cls, amp, expected):
     candidates = [MixedGuarded, MixedGuardedAmp, Guarded, InheritedGuardedAmp]
     assert precision_counterpart(cls, amp, candidates) is expected
+
+
+def test_benchmark__flop_figures_recorded_and_consistent(cli_run):
+    _, records, _ = cli_run
+    for record in (records[0], records[2]):
+        assert record['flops_per_step'] > 0
+        assert record['achieved_flops_per_s'] == pytest.approx(
+            record['flops_per_step'] / record['sec_per_iter'])
+        assert record['matmul_ceiling_flops_per_s'] > 0
+        assert record['flop_fraction'] == pytest.approx(
+            record['achieved_flops_per_s'] / record['matmul_ceiling_flops_per_s'])
+    assert records[2]['flops_per_step'] > records[0]['flops_per_step']  # wider model
+
+
+def test_count_step_flops__linear_model_counts_forward_and_weight_gradient():
+    """Forward 2*B*in*out; backward the same again for the weight gradient (the
+    input needs none)."""
+    from mmengine.model import BaseModel
+    from mmengine.optim import OptimWrapper
+
+    from mmmim.utils.benchmark import count_step_flops
+
+    class OneLinear(BaseModel):
+        def __init__(self):
+            super().__init__()
+            self.fc = torch.nn.Linear(32, 16, bias=False)
+
+        def forward(self, inputs, data_samples=None, mode='loss'):
+            return dict(loss=self.fc(inputs).square().mean())
+
+    model = OneLinear()
+    wrapper = OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.1))
+    flops = count_step_flops(model, wrapper, dict(inputs=torch.randn(8, 32)))
+    assert flops == 4 * 8 * 32 * 16

@@ -1,5 +1,5 @@
 # mmpretrain's own SimMIM (its code and its config) as Swin-T at 256 px, the peer of
-# configs/simmim/simmim_swin-tiny-w8_8xb512-amp-coslr-200e_in1k-256px.py for
+# configs/simmim/simmim_swin-tiny-w8_8xb512-amp-coslr-200e_in1k-256px-mask32.py for
 # throughput and memory comparisons (docs/benchmark.md). Only what differs from
 # mmpretrain's Swin-B 192 px config is stated: the Swin-T arch, 256 px, window 8 (the
 # stage maps are 64/32/16/8: all divide by 8 and none is smaller, which mmpretrain's

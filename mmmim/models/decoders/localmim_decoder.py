@@ -95,13 +95,15 @@ class LocalMIMDecoder(BaseModule):
         token_layout: 'visible', 'full' or 'compact' (see above).
         upsample: compact layout only: tokens per unit side is ``1 / upsample``.
         unit_size: accepted for the derived-dims protocol; unused.
+        with_cp: activation checkpointing of the decoder blocks.
     """
 
     def __init__(self, in_dims: int = 768, dims: int = 256, depth: int = 1,
                  num_heads: int = 8, mlp_ratio: float = 4., out_channels: int = 27,
                  scale: Optional[float] = 1, in_norm: bool = True,
                  token_layout: str = 'visible', upsample: int = 1,
-                 unit_size: Optional[int] = None, init_cfg=None) -> None:
+                 unit_size: Optional[int] = None, with_cp: bool = False,
+                 init_cfg=None) -> None:
         super().__init__(init_cfg)
         if token_layout not in TOKEN_LAYOUTS:
             raise ValueError(f'token_layout must be one of {TOKEN_LAYOUTS}, got {token_layout!r}')
@@ -112,7 +114,8 @@ class LocalMIMDecoder(BaseModule):
         self.expand = nn.Linear(in_dims, upsample**2 * dims) if upsample > 1 else None
         self.mae = MAEDecoder(in_dims=in_dims if self.expand is None else dims, dims=dims,
                               depth=depth, num_heads=num_heads, mlp_ratio=mlp_ratio,
-                              predictor_dims=out_channels, embed=self.expand is None)
+                              predictor_dims=out_channels, embed=self.expand is None,
+                              with_cp=with_cp)
         if scale is not None:  # the rescale head replaces MAE's per-token Linear
             self.mae.predictor = nn.Identity()
         self.head = rescale_head(scale, dims, out_channels) if scale is not None else None

@@ -7,7 +7,7 @@ from torch import nn
 from mmmim.registry import MODELS
 
 from ..structures import EncoderOutput, MaskSet
-from ..utils import init_linear_and_norm, scatter_rows, sincos_pos_embed
+from ..utils import init_linear_and_norm, run_block, scatter_rows, sincos_pos_embed
 
 
 @MODELS.register_module()
@@ -27,13 +27,15 @@ class MAEDecoder(BaseModule):
         predictor_dims: output features per unit; default ``unit_size**2 * out_channels``.
         embed: project the encoder tokens with a Linear; False (needs
             ``in_dims == dims``) when a wrapping decoder already did (UM-MAE).
+        with_cp: activation checkpointing of every block (less memory).
     """
 
     def __init__(self, in_dims: int = 768, dims: int = 512, depth: int = 8,
                  num_heads: int = 16, mlp_ratio: float = 4., unit_size: int = 16,
                  out_channels: int = 3, predictor_dims: int = None, embed: bool = True,
-                 init_cfg=None) -> None:
+                 with_cp: bool = False, init_cfg=None) -> None:
         super().__init__(init_cfg)
+        self.with_cp = with_cp
         if not embed and in_dims != dims:
             raise ValueError(f'embed=False needs in_dims == dims, got {in_dims} != {dims}')
         self.embed = nn.Linear(in_dims, dims) if embed else nn.Identity()
@@ -60,5 +62,5 @@ class MAEDecoder(BaseModule):
         full = full + sincos_pos_embed(masks.grid, x.shape[-1]).to(x)
         x = torch.cat([extra, full], dim=1)
         for block in self.blocks:
-            x = block(x)
+            x = run_block(block, x, with_cp=self.with_cp)
         return self.predictor(self.norm(x))[:, latent.num_extra_tokens:]

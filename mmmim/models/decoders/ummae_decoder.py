@@ -26,18 +26,19 @@ class UMMAEDecoder(BaseModule):
 
     Args:
         in_dims: encoder width (last stage).
-        dims, depth, num_heads, mlp_ratio, unit_size, out_channels: MAEDecoder's.
+        dims, depth, num_heads, mlp_ratio, unit_size, out_channels, with_cp:
+            MAEDecoder's.
     """
 
     def __init__(self, in_dims: int = 768, dims: int = 512, depth: int = 2,
                  num_heads: int = 16, mlp_ratio: float = 4., unit_size: int = 16,
-                 out_channels: int = 3, init_cfg=None) -> None:
+                 out_channels: int = 3, with_cp: bool = False, init_cfg=None) -> None:
         super().__init__(init_cfg)
         self.expand = nn.Linear(in_dims, 4 * dims)
         self.shuffle = nn.PixelShuffle(2)
         self.mae = MAEDecoder(in_dims=dims, dims=dims, depth=depth, num_heads=num_heads,
                               mlp_ratio=mlp_ratio, unit_size=unit_size,
-                              out_channels=out_channels, embed=False)
+                              out_channels=out_channels, embed=False, with_cp=with_cp)
 
     def init_weights(self) -> None:
         super().init_weights()

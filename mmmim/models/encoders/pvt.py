@@ -12,7 +12,7 @@ from mmmim.registry import MODELS
 
 from ..layer_depth import family_rule
 from ..structures import EncoderOutput, MaskSet
-from ..utils import sincos_pos_embed
+from ..utils import run_block, sincos_pos_embed
 from .compaction import compact_map, compact_pos_embed, compact_units, window_choice
 from .swin import MASKING_MODES, init_pretrain_weights, replace_tokens
 
@@ -63,6 +63,7 @@ class MaskedPVT(PyramidVisionTransformer):
             stage's map, as the original PVT does before classification. False
             (default) gives mmdet's maps exactly (mmdet builds no final norm). Needs
             ``final_norm`` and the last stage in ``out_indices``.
+        with_cp: activation checkpointing of every block in the masked forward.
 
     Without masks the forward returns a tuple of the ``out_indices`` stage maps
     ``[B, C_i, H_i, W_i]`` (mmdet's necks take it; mmpretrain's necks need a tuple).
@@ -71,7 +72,7 @@ class MaskedPVT(PyramidVisionTransformer):
     def __init__(self, pretrain_img_size=224, sr_ratios=(8, 4, 2, 1), drop_path_rate=0.,
                  masking: str = 'compact', secondary_token: bool = False,
                  fixed_pos_embed: bool = True, final_norm: bool = True,
-                 out_final_norm: bool = False, **kwargs) -> None:
+                 out_final_norm: bool = False, with_cp: bool = False, **kwargs) -> None:
         if masking not in MASKING_MODES:
             raise ValueError(f'masking must be one of {MASKING_MODES}, got {masking!r}')
         kwargs.setdefault('convert_weights', False)
@@ -84,6 +85,7 @@ class MaskedPVT(PyramidVisionTransformer):
             raise ValueError('out_final_norm needs final_norm=True and the last stage '
                              f'({self.num_stages - 1}) in out_indices {self.out_indices}')
         self.out_final_norm = out_final_norm
+        self.with_cp = with_cp
         self.masking = masking
         self.fixed_pos_embed = fixed_pos_embed
         dims = [self.embed_dims * h for h in self.num_heads]
@@ -157,7 +159,7 @@ class MaskedPVT(PyramidVisionTransformer):
             if hasattr(blocks[0], 'pos_embed'):
                 x, start = blocks[0].drop(x + self.positions(blocks[0], full_hw, hw, choice)), 1
             for block in blocks[start:]:
-                x = block(x, hw)
+                x = run_block(block, x, hw, with_cp=self.with_cp)
             x = norm(x)
             taps[f'stage{i}'], tap_hw[f'stage{i}'] = x, hw
         return EncoderOutput(tokens=self.norm(x), hw=hw, taps=taps, tap_hw=tap_hw)

@@ -10,7 +10,7 @@ from mmmim.registry import MODELS
 
 from ..layer_depth import family_rule
 from ..structures import EncoderOutput, MaskSet
-from ..utils import gather_rows, init_linear_and_norm, resample_mask, sincos_pos_embed
+from ..utils import gather_rows, init_linear_and_norm, resample_mask, run_block, sincos_pos_embed
 
 
 @MODELS.register_module()
@@ -34,16 +34,18 @@ class MaskedViT(VisionTransformer):
         fixed_pos_embed: use a frozen 2D sin-cos position embedding (MAE).
         taps: 0-based block indices whose outputs are returned by name
             (``'block{i}'``) for multi-level decoders.
+        with_cp: activation checkpointing of every block on the visible units.
         **kwargs: the rest of ``VisionTransformer``'s arguments.
     """
 
     def __init__(self, arch='b', img_size=224, patch_size=16,
                  secondary_token: bool = False, fixed_pos_embed: bool = True,
-                 taps: Sequence[int] = (), **kwargs) -> None:
+                 taps: Sequence[int] = (), with_cp: bool = False, **kwargs) -> None:
         kwargs.setdefault('out_type', 'raw')
         kwargs.setdefault('final_norm', True)
         super().__init__(arch=arch, img_size=img_size, patch_size=patch_size, **kwargs)
         self.patch_size = patch_size
+        self.with_cp = with_cp
         self.fixed_pos_embed = fixed_pos_embed
         self.pos_embed.requires_grad = not fixed_pos_embed
         self.taps = tuple(i % self.num_layers for i in taps)
@@ -112,7 +114,7 @@ class MaskedViT(VisionTransformer):
         tokens = self.pre_norm(self.drop_after_pos(tokens))
         taps = {}
         for i, layer in enumerate(self.layers):
-            tokens = layer(tokens)
+            tokens = run_block(layer, tokens, with_cp=self.with_cp)
             if i in self.taps:
                 taps[f'block{i}'] = tokens
         if self.final_norm:
