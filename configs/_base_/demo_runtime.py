@@ -12,4 +12,5 @@ custom_hooks = [
     dict(type='ParamGroupLrHook'),
     dict(type='ReconstructionVisualizationHook', interval=100, seed=0,
          images=['data/demo_heldout', 'data/demo/astronaut.jpg', 'data/demo/rocket.jpg']),
+    dict(type='SkippedImagesHook'),
 ]
