@@ -16,7 +16,8 @@
 # InstaBoost is not here (an optional package): `instaboost` below is the step the
 # InstaBoost variants insert after LoadImageFromFile.
 _base_ = 'mmdet::htc/htc_r50_fpn_1x_coco.py'
-custom_imports = dict(imports=['mmmim'], allow_failed_imports=False)
+custom_imports = dict(imports=['mmmim.models', 'mmmim.converters', 'mmmim.engine'],
+                      allow_failed_imports=False)
 
 model = dict(
     backbone=dict(
