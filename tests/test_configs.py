@@ -8,7 +8,7 @@ import pytest
 import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
-from tiny_overrides import collect
+from tiny_overrides import collect, shrink
 
 import mmmim  # noqa: F401
 from mmmim.registry import MODELS
@@ -20,26 +20,11 @@ PRETRAIN_CONFIGS = sorted(
 OVERRIDES = collect()
 
 
-def shrink(node, sizes: list) -> None:
-    """Apply the tiny override of every typed dict in a model config, depth first."""
-    if isinstance(node, dict):
-        for value in node.values():
-            shrink(value, sizes)
-        override = OVERRIDES.get(str(node.get('type', '')).split('.')[-1])
-        if override is not None:
-            override(node)
-            if 'input_size' in node:
-                sizes.append(node.pop('input_size'))
-    elif isinstance(node, (list, tuple)):
-        for value in node:
-            shrink(value, sizes)
-
-
 def tiny_model_and_size(config_path: Path):
     cfg = Config.fromfile(str(config_path))
     model_cfg = copy.deepcopy(cfg.model.to_dict() if hasattr(cfg.model, 'to_dict') else cfg.model)
     sizes: list = []
-    shrink(model_cfg, sizes)
+    shrink(model_cfg, sizes, OVERRIDES)
     init_default_scope(cfg.get('default_scope', 'mmmim'))
     torch.manual_seed(0)
     model = MODELS.build(model_cfg)

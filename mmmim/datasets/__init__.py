@@ -10,6 +10,8 @@ from .decode import ImageDecodeError, decode_rgb
 from .demo import DEMO_PHOTOS, write_demo_classes, write_demo_images
 from .image_folder import IMG_EXTENSIONS, ImageFolder
 from .loading import SKIPPED_IMAGES, ImageLoadError, LoadImageSafely
+from .tiny_coco import STUFF_THING_CLASSES, TINY_COCO_METAINFO, write_tiny_coco
+from .tiny_downstream import TINY_DATASETS, write_tiny_downstream
 
 try:  # DATA_SAMPLERS names this package as its location: register ResumableSampler
     from mmmim.engine import samplers  # noqa: F401
@@ -20,6 +22,7 @@ except ImportError as _err:  # silent only if the module does not exist (yet)
 
 __all__ = [
     'ConservativeCrop', 'DEMO_PHOTOS', 'IMG_EXTENSIONS', 'ImageDecodeError', 'ImageFolder',
-    'ImageLoadError', 'LoadImageSafely', 'SKIPPED_IMAGES', 'decode_rgb',
-    'write_demo_classes', 'write_demo_images',
+    'ImageLoadError', 'LoadImageSafely', 'STUFF_THING_CLASSES', 'SKIPPED_IMAGES',
+    'TINY_COCO_METAINFO', 'TINY_DATASETS', 'decode_rgb', 'write_demo_classes',
+    'write_demo_images', 'write_tiny_coco', 'write_tiny_downstream',
 ]

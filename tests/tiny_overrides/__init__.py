@@ -9,7 +9,7 @@ overrides go. ``IMAGE_SIZE`` overrides may be given per encoder type through the
 """
 import importlib
 import pkgutil
-from typing import Callable, Dict
+from typing import Callable, Dict, Optional
 
 
 def collect() -> Dict[str, Callable[[dict], None]]:
@@ -18,3 +18,21 @@ def collect() -> Dict[str, Callable[[dict], None]]:
         module = importlib.import_module(f'{__name__}.{info.name}')
         overrides.update(getattr(module, 'OVERRIDES', {}))
     return overrides
+
+
+def shrink(node, sizes: list, overrides: Optional[Dict[str, Callable[[dict], None]]] = None
+           ) -> None:
+    """Apply the tiny override of every typed dict in a model config, depth first;
+    append the input sizes the overrides ask for to ``sizes``."""
+    overrides = collect() if overrides is None else overrides
+    if isinstance(node, dict):
+        for value in node.values():
+            shrink(value, sizes, overrides)
+        override = overrides.get(str(node.get('type', '')).split('.')[-1])
+        if override is not None:
+            override(node)
+            if 'input_size' in node:
+                sizes.append(node.pop('input_size'))
+    elif isinstance(node, (list, tuple)):
+        for value in node:
+            shrink(value, sizes, overrides)

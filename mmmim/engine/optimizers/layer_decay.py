@@ -21,6 +21,7 @@ from typing import Callable, Dict, List, Tuple
 
 from mmengine.logging import print_log
 from mmengine.optim import DefaultOptimWrapperConstructor
+from mmengine.registry import OPTIM_WRAPPER_CONSTRUCTORS as ROOT_CONSTRUCTORS
 from torch import nn
 
 from mmmim.registry import OPTIM_WRAPPER_CONSTRUCTORS
@@ -149,3 +150,11 @@ class LayerDecayOptimWrapperConstructor(DefaultOptimWrapperConstructor):
                         f'{g["weight_decay"]:12.3g}  {len(g["params"]):7d}  '
                         f'{g["names"][0]}')
         return '\n'.join(rows)
+
+
+# mmdet / mmseg configs build their optimizer constructor from their own registry
+# (a child of mmengine's root), which does not see mmmim's (a grandchild through
+# mmpretrain's). Registering it in the root too lets those configs name it by plain
+# name: constructor='LayerDecayOptimWrapperConstructor'.
+if 'LayerDecayOptimWrapperConstructor' not in ROOT_CONSTRUCTORS.module_dict:
+    ROOT_CONSTRUCTORS.register_module(module=LayerDecayOptimWrapperConstructor)

@@ -1,0 +1,14 @@
+# Mask R-CNN PVT-S (v1) + FPN, 1x, single scale, from an mmmim pretraining checkpoint
+# (e.g. UM-MAE PVT-S) or a fine-tuned classifier with our MaskedPVT backbone.
+# Recipe: the official PVT Mask R-CNN (whai362/PVT
+# detection/configs/mask_rcnn_pvt_s_fpn_1x_coco.py): AdamW lr 2e-4, wd 1e-4, batch 16.
+# Published number: none for an MIM-pretrained PVT-S Mask R-CNN. Supervised IN-1K
+# reference: 40.4 box / 37.8 mask AP (whai362/PVT detection/README.md).
+_base_ = [
+    '../_base_/models/mask-rcnn_pvt-s_fpn.py',
+    '../_base_/datasets/coco_instance.py',
+    '../_base_/schedules/adamw_1x.py',
+    'mmdet::_base_/default_runtime.py',
+]
+
+optim_wrapper = dict(optimizer=dict(lr=2e-4, weight_decay=1e-4))
