@@ -7,18 +7,23 @@
   give finite losses (the semantic loss where the branch is on) and finite non-zero
   gradients in every backbone parameter, and one evaluation pass computes COCO bbox
   and segm AP through mmcv's compiled soft-NMS;
-- InstaBoost (the configs' step, with instaboostfast on today's numpy / opencv)
-  really moves the instances;
+- 3x / 6x and with / without InstaBoost configs are otherwise equal, so one tiny run
+  stands for them; InstaBoost (the configs' step, instaboostfast on today's numpy /
+  opencv) really moves the instances, and the InstaBoost configs' training data loader
+  gives batches with masks and stuff maps;
 - full size (no override, no training): every config builds and its
   ``model.init_cfg`` (MIMPretrained) loads a full-size mmmim Swin-B / Swin-L
   pretraining encoder with every backbone tensor matched.
 """
+import contextlib
 import copy
 import importlib
 import math
 import re
 from functools import lru_cache
 from pathlib import Path
+from typing import Iterator
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -133,17 +138,29 @@ def tiny_cfg(config: Path, checkpoint: Path, data: Path, work_dir: Path) -> Conf
     return cfg
 
 
-# 3x and 6x differ only in the epoch schedule, which a 2-iteration run replaces: one
-# tiny run per group of configs equal but for it.
-TINY_GROUPS = group_by(HTC, lambda cfg: {k: v for k, v in cfg.items()
-                                        if k not in SCHEDULE_KEYS})
+def without_schedule_and_instaboost(cfg: dict) -> dict:
+    """The config without its epoch schedule (a 2-iteration run replaces it) and
+    without the InstaBoost step (run through the data loader on its own)."""
+    out = {k: v for k, v in cfg.items() if k not in SCHEDULE_KEYS + ('train_pipeline',)}
+    loader = copy.deepcopy(out['train_dataloader'])
+    loader['dataset']['pipeline'] = [step for step in loader['dataset']['pipeline']
+                                     if step['type'] != 'InstaBoost']
+    return dict(out, train_dataloader=loader)
 
 
-def test_tiny_runs__cover_every_config_and_only_schedules_are_merged():
+# One tiny run per group of configs equal but for the schedule and InstaBoost, run
+# on the member without InstaBoost.
+TINY_GROUPS = [sorted(group, key=lambda c: 'instaboost' in c.name)
+               for group in group_by(HTC, without_schedule_and_instaboost)]
+
+
+def test_tiny_runs__cover_every_config_and_merge_only_schedules_and_instaboost():
     assert sorted(c for group in TINY_GROUPS for c in group) == HTC
     for group in TINY_GROUPS:
-        assert len({c.name.replace('-6x_', '-3x_') for c in group}) == 1, group
-    assert len(TINY_GROUPS) == 6
+        assert 'instaboost' not in group[0].name
+        names = {c.name.replace('instaboost-', '').replace('-6x_', '-3x_') for c in group}
+        assert len(names) == 1, group
+    assert len(TINY_GROUPS) == 4
 
 
 @pytest.fixture
@@ -213,6 +230,30 @@ def test_instaboost_step__moves_every_images_instances(tiny_coco):
     assert moved == len(dataset), f'{moved} of {len(dataset)} images changed'
 
 
+INSTABOOST_PIPELINES = group_by([c for c in HTC if 'instaboost' in c.name],
+                                lambda cfg: cfg['train_dataloader']['dataset']['pipeline'])
+
+
+@pytest.mark.parametrize('group', INSTABOOST_PIPELINES,
+                         ids=[g[0].stem for g in INSTABOOST_PIPELINES])
+def test_instaboost_configs__train_loader_gives_batches_with_masks_and_stuff_maps(
+        group, tiny_coco, tmp_path):
+    """The InstaBoost configs' training data (InstaBoost on every image, then the
+    configs' loading, multi-scale resize, flip, packing) on the tiny COCO data."""
+    from mmengine.runner import Runner
+    cfg = tiny_cfg(group[0], Path('unused.pth'), tiny_coco, tmp_path)
+    init_default_scope('mmdet')
+    np.random.seed(0)
+    loader = Runner.build_dataloader(cfg.train_dataloader, seed=0)
+    assert any(step.type == 'InstaBoost' for step in cfg.train_dataloader.dataset.pipeline)
+    for _, batch in zip(range(2), loader):
+        for image, sample in zip(batch['inputs'], batch['data_samples']):
+            assert 64 <= min(image.shape[1:]) and max(image.shape[1:]) <= 96, image.shape
+            boxes, masks = sample.gt_instances.bboxes, sample.gt_instances.masks
+            assert len(boxes) == len(masks) > 0
+            assert sample.gt_sem_seg.sem_seg.shape[-2:] == image.shape[1:]
+
+
 # ------------------------------------------------------------------- full size
 
 FULL_ENCODERS = {  # arch in the config name -> pretraining config of that encoder
@@ -221,13 +262,27 @@ FULL_ENCODERS = {  # arch in the config name -> pretraining config of that encod
 }
 
 
+@contextlib.contextmanager
+def no_random_init() -> Iterator[None]:
+    """Modules built inside skip PyTorch's parameter init (torch.nn.init's fills are
+    no-ops): full-size models get their shapes without paying for ~300 M random draws
+    their values are overwritten (encoder) or loaded (backbone) anyway."""
+    fills = ('kaiming_uniform_', 'kaiming_normal_', 'uniform_', 'normal_', 'trunc_normal_',
+             'xavier_uniform_', 'xavier_normal_', 'zeros_', 'ones_', 'constant_')
+    with contextlib.ExitStack() as stack:
+        for name in fills:
+            stack.enter_context(mock.patch.object(torch.nn.init, name,
+                                                  lambda tensor, *a, **k: tensor))
+        yield
+
+
 def full_size_encoder_state(arch: str) -> dict:
-    """Every tensor of the full-size encoder of our pretraining config, drawn at
-    random (the encoder is built on the meta device, so no init is paid for)."""
+    """Every floating-point tensor of the full-size encoder of our pretraining config,
+    drawn at random (so that norms and biases differ from any fresh init)."""
     import mmmim.models  # noqa: F401
     from mmmim.registry import MODELS
     init_default_scope('mmmim')
-    with torch.device('meta'):
+    with no_random_init():
         encoder = MODELS.build(Config.fromfile(str(ROOT / FULL_ENCODERS[arch])).model.encoder)
     generator = torch.Generator().manual_seed(0)
     return {k: torch.randn(v.shape, generator=generator) * 0.02
@@ -265,7 +320,8 @@ def test_htc__full_size_builds_and_loads_every_backbone_tensor(
     encoder_state, path = full_size_checkpoint(arch)
     cfg = load(config)
     init_default_scope('mmdet')
-    detector = MODELS.build(cfg.model)
+    with no_random_init():
+        detector = MODELS.build(cfg.model)
     initializer = WEIGHT_INITIALIZERS.build(dict(cfg.model.init_cfg, checkpoint=str(path)))
     report = initializer(detector)                 # what init_weights runs first
     log = '\n'.join(mmengine_log)

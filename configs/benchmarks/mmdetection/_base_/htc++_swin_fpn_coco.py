@@ -64,3 +64,20 @@ param_scheduler = [
     dict(_base_.param_scheduler[1], end=max_epochs, milestones=[27, 33])]
 auto_scale_lr = dict(base_batch_size=16)
 default_hooks = dict(checkpoint=dict(max_keep_ckpts=3))
+
+# Deltas the variant configs apply (a config has one chain of `_base_` files, so the
+# deltas that cut across it are kept here as values):
+# Swin-L, window 12 as ViT-Adapter's Swin-L HTC++ (`model = _base_.swin_large`)
+swin_large = dict(
+    backbone=dict(embed_dims=192, num_heads=[6, 12, 24, 48], window_size=12),
+    neck=dict(num_heads=48, fpn=dict(in_channels=[192, 384, 768, 1536])))
+# 6x: 72 epochs, lr x0.1 at epochs 63 and 69 (`param_scheduler = _base_.schedule_6x`)
+schedule_6x = [param_scheduler[0], dict(param_scheduler[1], end=72, milestones=[63, 69])]
+# no COCO-stuff semantic branch (no stuffthingmaps needed)
+without_semantic = dict(
+    model=dict(data_preprocessor=dict(pad_seg=False),
+               roi_head=dict(semantic_roi_extractor=None, semantic_head=None)),
+    train_dataloader=dict(dataset=dict(
+        data_prefix=dict(_delete_=True, img='train2017/'),
+        pipeline=[dict(step, with_seg=False) if step['type'] == 'LoadAnnotations' else step
+                  for step in train_pipeline])))

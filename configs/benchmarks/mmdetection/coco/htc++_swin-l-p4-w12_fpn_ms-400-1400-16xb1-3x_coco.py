@@ -7,6 +7,4 @@
 # pretrained with window 8: MIMPretrained resizes its bias tables (bicubic, 15x15 ->
 # 23x23, logged per table) and drops the relative position index (rebuilt).
 _base_ = '../_base_/htc++_swin_fpn_coco.py'
-model = dict(
-    backbone=dict(embed_dims=192, num_heads=[6, 12, 24, 48], window_size=12),
-    neck=dict(num_heads=48, fpn=dict(in_channels=[192, 384, 768, 1536])))
+model = _base_.swin_large

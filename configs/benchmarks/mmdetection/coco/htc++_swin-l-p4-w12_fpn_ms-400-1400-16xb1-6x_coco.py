@@ -7,6 +7,4 @@
 _base_ = './htc++_swin-l-p4-w12_fpn_ms-400-1400-16xb1-3x_coco.py'
 max_epochs = 72
 train_cfg = dict(max_epochs=max_epochs)
-param_scheduler = [
-    _base_.param_scheduler[0],
-    dict(_base_.param_scheduler[1], end=max_epochs, milestones=[63, 69])]
+param_scheduler = _base_.schedule_6x
