@@ -13,10 +13,14 @@ def read_version() -> str:
 
 
 def read_requirements(name: str) -> list:
+    """Requirements of ``requirements/<name>``, following ``-r other.txt`` lines."""
     path = osp.join(osp.dirname(__file__), 'requirements', name)
     with open(path) as f:
-        lines = (line.split('#')[0].strip() for line in f)
-        return [line for line in lines if line]
+        lines = [line.split('#')[0].strip() for line in f]
+    requirements = []
+    for line in filter(None, lines):
+        requirements += read_requirements(line[2:].strip()) if line.startswith('-r') else [line]
+    return requirements
 
 
 setup(
@@ -30,7 +34,8 @@ setup(
     packages=find_packages(exclude=('tests', 'tests.*', 'configs', 'tools')),
     python_requires='>=3.9',
     install_requires=read_requirements('runtime.txt'),
-    extras_require={'tests': read_requirements('tests.txt')},
+    extras_require={'tests': read_requirements('tests.txt'),
+                    'optional': read_requirements('optional.txt')},
     license='Apache-2.0',
     zip_safe=False,
 )

@@ -23,8 +23,8 @@ def tiny_demo_cfg(images_dir, work_dir, batch_size: int = 4, max_epochs: int = 2
     """The demo config shrunk: 32 px images in 8 px units (16 per image), a 2-block
     32-wide ViT, a 1-block decoder, no worker processes, iteration checkpoints every
     ``ckpt_interval`` iterations (all kept), a reconstruction figure of ``images_dir``
-    after every iteration, lr 4.7e-5, one warm-up epoch then cosine to the end of the
-    run (the demo's 15 warm-up epochs do not fit a short run). ``options``: more
+    after every iteration, lr 4.7e-5, one warm-up iteration then cosine to the end of
+    the run (the demo's 15 warm-up epochs do not fit a short run). ``options``: more
     ``--cfg-options``."""
     cfg = Config.fromfile(str(DEMO_CONFIG))
     cfg.merge_from_dict({
@@ -46,7 +46,9 @@ def tiny_demo_cfg(images_dir, work_dir, batch_size: int = 4, max_epochs: int = 2
         # the demo's earlier lr: exact run-to-run comparisons at the demo's lr 2e-3 were
         # seen to differ once at 1e-4 (last-bit kernel differences, amplified by Adam)
         'optim_wrapper.optimizer.lr': 4.6875e-5,
-        'param_scheduler.0.end': 1, 'param_scheduler.1.begin': 1,
+        'param_scheduler': [
+            dict(type='LinearLR', start_factor=1e-3, by_epoch=False, begin=0, end=1),
+            dict(type='CosineAnnealingLR', by_epoch=False, begin=1)],
         **options})
     return cfg
 

@@ -1,4 +1,5 @@
 """Necks for downstream (detection / segmentation) models fed by mmmim backbones."""
+from .global_attention import GlobalAttentionFPN
 from .vit_feature_pyramid import ViTFeaturePyramid
 
-__all__ = ['ViTFeaturePyramid']
+__all__ = ['GlobalAttentionFPN', 'ViTFeaturePyramid']
