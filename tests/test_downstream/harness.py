@@ -28,6 +28,7 @@ from typing import Callable, Dict, Iterator, List, Optional
 import torch
 from mmengine.config import Config
 from mmengine.hooks import Hook
+from threads import one_thread
 from tiny_overrides import shrink
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -292,12 +293,8 @@ def run_downstream(cfg: Config) -> DownstreamRun:
     recorder = RunRecorder()
     runner = Runner.from_cfg(cfg)
     runner.register_hook(recorder)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with one_thread():
         runner.train()
-    finally:
-        torch.set_num_threads(threads)
     log = Path(runner.log_dir, f'{runner.timestamp}.log').read_text()
     return DownstreamRun(recorder.losses, recorder.grad_norms, recorder.metrics, log,
                          runner.model)
