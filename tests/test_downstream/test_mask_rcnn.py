@@ -11,6 +11,7 @@
   encoder's after the documented conversions;
 - wrong checkpoints (other family, other width, tensors missing) fail at build.
 """
+import importlib.util
 import math
 import re
 from pathlib import Path
@@ -56,6 +57,9 @@ def test_mask_rcnn__tiny_loads_trains_two_iters_and_computes_coco_ap(
     assert len(run.grad_norms) == 2 and run.backbone_grads_finite_and_nonzero()
     n_backbone = sum(p.requires_grad for p in run.model.backbone.parameters())
     assert len(run.grad_norms[0]) == n_backbone  # every backbone parameter got one
+    roi_layer = run.model.roi_head.bbox_roi_extractor.roi_layers[0]
+    assert type(roi_layer).__module__ == 'mmcv.ops.roi_align'  # the compiled op
+    assert importlib.util.find_spec('mmcv._ext') is not None
     for metric in ('coco/bbox_mAP', 'coco/segm_mAP', 'coco/bbox_mAP_50', 'coco/segm_mAP_50'):
         assert metric in run.metrics and 0 <= run.metrics[metric] <= 1, run.metrics
         assert not math.isnan(run.metrics[metric])
@@ -170,25 +174,27 @@ def test_mask_rcnn__checkpoint_of_another_width_fails_at_build(
     assert 'SHAPE_MISMATCH' in message and 'FAILED, backbone did not load' in message
 
 
+def _rewritten(checkpoint: Path, path: Path, rewrite) -> Path:
+    """``checkpoint``'s state dict through ``rewrite``, saved at ``path``."""
+    state = torch.load(checkpoint, map_location='cpu', weights_only=False)['state_dict']
+    torch.save(rewrite(state), path)
+    return path
+
+
 def test_mask_rcnn__checkpoint_with_backbone_tensors_removed_fails_at_build(
         tiny_coco, pretraining_checkpoint, tmp_path):
-    state = torch.load(pretraining_checkpoint('swin'), map_location='cpu',
-                       weights_only=False)['state_dict']
-    removed = [k for k in state if k.startswith('encoder.stages.1.blocks.0.')]
-    stripped = tmp_path / 'stripped.pth'
-    torch.save({'state_dict': {k: v for k, v in state.items() if k not in removed}},
-               stripped)
-    cfg = tiny_coco_cfg(SWIN_T_1X, stripped, tiny_coco, tmp_path)
-    message = _failing_build(cfg)
+    stripped = _rewritten(pretraining_checkpoint('swin'), tmp_path / 'stripped.pth',
+                          lambda state: {'state_dict': {
+                              k: v for k, v in state.items()
+                              if not k.startswith('encoder.stages.1.blocks.0.')}})
+    message = _failing_build(tiny_coco_cfg(SWIN_T_1X, stripped, tiny_coco, tmp_path))
     assert 'MISSING' in message and 'stages.1.blocks.0.' in message
 
 
 def test_mask_rcnn__timm_layout_checkpoint_fails_at_build(
         tiny_coco, pretraining_checkpoint, tmp_path):
-    state = torch.load(pretraining_checkpoint('swin'), map_location='cpu',
-                       weights_only=False)['state_dict']
-    timm, _ = get_converter('swin', 'timm')({'state_dict': state})
-    path = tmp_path / 'timm.pth'
-    torch.save({'model': timm}, path)
+    converter = get_converter('swin', 'timm')
+    path = _rewritten(pretraining_checkpoint('swin'), tmp_path / 'timm.pth',
+                      lambda state: {'model': converter({'state_dict': state})[0]})
     message = _failing_build(tiny_coco_cfg(SWIN_T_1X, path, tiny_coco, tmp_path))
     assert 'FAILED, backbone did not load' in message
