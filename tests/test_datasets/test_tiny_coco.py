@@ -2,8 +2,7 @@
 reads, real instances (polygon masks agree with the annotated areas and with the
 semantic maps), deterministic, and written by the tool under OUT/coco."""
 import json
-import subprocess
-import sys
+import runpy
 from pathlib import Path
 
 import numpy as np
@@ -65,10 +64,8 @@ def test_tiny_coco__deterministic(tiny, tmp_path):
             (root / 'annotations' / name).read_bytes()
 
 
-def test_make_tiny_downstream_data__writes_each_dataset_under_its_name(tmp_path):
-    run = subprocess.run([sys.executable, str(ROOT / 'tools/dataset_converters/'
-                                              'make_tiny_downstream_data.py'),
-                          str(tmp_path), '--coco'], capture_output=True, text=True)
-    assert run.returncode == 0, run.stderr
+def test_make_tiny_downstream_data__writes_each_dataset_under_its_name(tmp_path, capsys):
+    tool = runpy.run_path(str(ROOT / 'tools/dataset_converters/make_tiny_downstream_data.py'))
+    tool['main']([str(tmp_path), '--coco'])
     assert (tmp_path / 'coco/annotations/instances_val2017.json').is_file()
-    assert 'coco: train_images' in run.stdout
+    assert 'coco: train_images' in capsys.readouterr().out

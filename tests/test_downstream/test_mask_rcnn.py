@@ -113,7 +113,10 @@ def full_size_checkpoint(tmp_path_factory):
     return get
 
 
-@pytest.mark.parametrize('config', MASK_RCNN, ids=[p.stem for p in MASK_RCNN])
+ONE_X = [p for p in MASK_RCNN if p.name.endswith('_1x_coco.py')]
+
+
+@pytest.mark.parametrize('config', ONE_X, ids=[p.stem for p in ONE_X])
 def test_mask_rcnn__full_size_backbone_equals_the_pretrained_encoder(
         config, full_size_checkpoint):
     arch = re.match(r'mask-rcnn_(swin-[tb]|pvt-s)', config.name).group(1)
@@ -144,6 +147,18 @@ def test_mask_rcnn__full_size_backbone_equals_the_pretrained_encoder(
         encoder_state[k], converted[k])]
     documented = r'relative_position_bias_table$|attn\.sr\.weight$|pos_embed$'
     assert all(re.search(documented, k) for k in changed), changed
+
+
+@pytest.mark.parametrize('one_x', ONE_X, ids=[p.stem for p in ONE_X])
+def test_mask_rcnn__3x_config_builds_the_same_full_size_model_as_its_1x(one_x):
+    """The ms-crop-3x configs differ from their 1x sibling in data and schedule only,
+    so the full-size build and load above hold for them too."""
+    three_x = one_x.with_name(one_x.name.replace('_1x_', '_ms-crop-3x_'))
+    cfg_1x, cfg_3x = Config.fromfile(str(one_x)), Config.fromfile(str(three_x))
+    assert cfg_3x.model.to_dict() == cfg_1x.model.to_dict()
+    assert cfg_3x.optim_wrapper.to_dict() == cfg_1x.optim_wrapper.to_dict()
+    assert cfg_3x.train_cfg.max_epochs == 36 and cfg_1x.train_cfg.max_epochs == 12
+    assert [s.milestones for s in cfg_3x.param_scheduler if 'milestones' in s] == [[27, 33]]
 
 
 # -------------------------------------------------------------- wrong checkpoints
