@@ -7,7 +7,7 @@ from functools import partial
 from types import SimpleNamespace
 from typing import Iterator, Optional, Sequence, Tuple
 
-from mmengine.config import Config, DictAction
+from mmengine.config import Config, ConfigDict, DictAction
 from mmengine.registry import FUNCTIONS, MODELS, DefaultScope
 from torch import nn
 
@@ -79,8 +79,8 @@ def model_config(cfg: Config) -> dict:
 def build_model_from_cfg(cfg: Config, init_weights: bool = True) -> nn.Module:
     """The config's model, built in the config's scope and initialized as the Runner
     does. Call it inside :func:`config_scope` to keep using that scope afterwards."""
-    with config_scope(cfg):
-        model = MODELS.build(model_config(cfg))
+    with config_scope(cfg):  # ConfigDict: mmdet models read attributes (train_cfg.rpn)
+        model = MODELS.build(ConfigDict(model_config(cfg)))
         if init_weights and hasattr(model, 'init_weights'):
             model.init_weights()
     return model

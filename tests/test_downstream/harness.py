@@ -28,6 +28,7 @@ from typing import Callable, Dict, Iterator, List, Optional
 import torch
 from mmengine.config import Config
 from mmengine.hooks import Hook
+from threads import one_thread
 from tiny_overrides import shrink
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -244,7 +245,8 @@ def apply_data(cfg: Config, dataset: dict, evaluator: dict, batch_size: int) -> 
 def tiny_downstream_cfg(config: Path, checkpoint: Path, work_dir: Path,
                         model_override: Callable[[dict], None], dataset: dict,
                         evaluator: dict, size_factor: float = 0.1, iters: int = 2,
-                        batch_size: int = 2, options: Optional[dict] = None) -> Config:
+                        batch_size: int = 2, save_checkpoint: bool = False,
+                        options: Optional[dict] = None) -> Config:
     """The downstream config made tiny and short (see the module docstring).
 
     Args:
@@ -253,6 +255,7 @@ def tiny_downstream_cfg(config: Path, checkpoint: Path, work_dir: Path,
         model_override: shrinks ``cfg.model`` in place (tiny backbone, heads).
         dataset / evaluator: merged into every dataset / evaluator.
         size_factor: multiplies every pipeline image size.
+        save_checkpoint: write ``iter_<iters>.pth`` at the end (else no checkpoint).
         options: more ``--cfg-options``-style entries merged last.
     """
     cfg = Config.fromfile(str(config))
@@ -269,7 +272,8 @@ def tiny_downstream_cfg(config: Path, checkpoint: Path, work_dir: Path,
     cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=iters, val_interval=iters)
     cfg.param_scheduler = [s for s in (cfg.get('param_scheduler') or [])
                            if not s.get('by_epoch', True)]
-    cfg.default_hooks.checkpoint = None
+    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=iters,
+                                        by_epoch=False) if save_checkpoint else None
     cfg.default_hooks.logger = dict(type='LoggerHook', interval=1)
     cfg.work_dir = str(work_dir)
     cfg.experiment_name = f'tiny_{Path(config).stem[:40]}_{uuid.uuid4().hex[:8]}'
@@ -291,12 +295,8 @@ def run_downstream(cfg: Config) -> DownstreamRun:
     recorder = RunRecorder()
     runner = Runner.from_cfg(cfg)
     runner.register_hook(recorder)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with one_thread():
         runner.train()
-    finally:
-        torch.set_num_threads(threads)
     log = Path(runner.log_dir, f'{runner.timestamp}.log').read_text()
     return DownstreamRun(recorder.losses, recorder.grad_norms, recorder.metrics, log,
                          runner.model)

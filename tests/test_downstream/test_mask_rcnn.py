@@ -11,6 +11,7 @@
   encoder's after the documented conversions;
 - wrong checkpoints (other family, other width, tensors missing) fail at build.
 """
+import importlib.util
 import math
 import re
 from pathlib import Path
@@ -56,6 +57,9 @@ def test_mask_rcnn__tiny_loads_trains_two_iters_and_computes_coco_ap(
     assert len(run.grad_norms) == 2 and run.backbone_grads_finite_and_nonzero()
     n_backbone = sum(p.requires_grad for p in run.model.backbone.parameters())
     assert len(run.grad_norms[0]) == n_backbone  # every backbone parameter got one
+    roi_layer = run.model.roi_head.bbox_roi_extractor.roi_layers[0]
+    assert type(roi_layer).__module__ == 'mmcv.ops.roi_align'  # the compiled op
+    assert importlib.util.find_spec('mmcv._ext') is not None
     for metric in ('coco/bbox_mAP', 'coco/segm_mAP', 'coco/bbox_mAP_50', 'coco/segm_mAP_50'):
         assert metric in run.metrics and 0 <= run.metrics[metric] <= 1, run.metrics
         assert not math.isnan(run.metrics[metric])
@@ -109,7 +113,10 @@ def full_size_checkpoint(tmp_path_factory):
     return get
 
 
-@pytest.mark.parametrize('config', MASK_RCNN, ids=[p.stem for p in MASK_RCNN])
+ONE_X = [p for p in MASK_RCNN if p.name.endswith('_1x_coco.py')]
+
+
+@pytest.mark.parametrize('config', ONE_X, ids=[p.stem for p in ONE_X])
 def test_mask_rcnn__full_size_backbone_equals_the_pretrained_encoder(
         config, full_size_checkpoint):
     arch = re.match(r'mask-rcnn_(swin-[tb]|pvt-s)', config.name).group(1)
@@ -142,6 +149,18 @@ def test_mask_rcnn__full_size_backbone_equals_the_pretrained_encoder(
     assert all(re.search(documented, k) for k in changed), changed
 
 
+@pytest.mark.parametrize('one_x', ONE_X, ids=[p.stem for p in ONE_X])
+def test_mask_rcnn__3x_config_builds_the_same_full_size_model_as_its_1x(one_x):
+    """The ms-crop-3x configs differ from their 1x sibling in data and schedule only,
+    so the full-size build and load above hold for them too."""
+    three_x = one_x.with_name(one_x.name.replace('_1x_', '_ms-crop-3x_'))
+    cfg_1x, cfg_3x = Config.fromfile(str(one_x)), Config.fromfile(str(three_x))
+    assert cfg_3x.model.to_dict() == cfg_1x.model.to_dict()
+    assert cfg_3x.optim_wrapper.to_dict() == cfg_1x.optim_wrapper.to_dict()
+    assert cfg_3x.train_cfg.max_epochs == 36 and cfg_1x.train_cfg.max_epochs == 12
+    assert [s.milestones for s in cfg_3x.param_scheduler if 'milestones' in s] == [[27, 33]]
+
+
 # -------------------------------------------------------------- wrong checkpoints
 
 SWIN_T_1X = CONFIG_DIR / 'mask-rcnn_swin-t-p4-w7_fpn_1x_coco.py'
@@ -170,25 +189,27 @@ def test_mask_rcnn__checkpoint_of_another_width_fails_at_build(
     assert 'SHAPE_MISMATCH' in message and 'FAILED, backbone did not load' in message
 
 
+def _rewritten(checkpoint: Path, path: Path, rewrite) -> Path:
+    """``checkpoint``'s state dict through ``rewrite``, saved at ``path``."""
+    state = torch.load(checkpoint, map_location='cpu', weights_only=False)['state_dict']
+    torch.save(rewrite(state), path)
+    return path
+
+
 def test_mask_rcnn__checkpoint_with_backbone_tensors_removed_fails_at_build(
         tiny_coco, pretraining_checkpoint, tmp_path):
-    state = torch.load(pretraining_checkpoint('swin'), map_location='cpu',
-                       weights_only=False)['state_dict']
-    removed = [k for k in state if k.startswith('encoder.stages.1.blocks.0.')]
-    stripped = tmp_path / 'stripped.pth'
-    torch.save({'state_dict': {k: v for k, v in state.items() if k not in removed}},
-               stripped)
-    cfg = tiny_coco_cfg(SWIN_T_1X, stripped, tiny_coco, tmp_path)
-    message = _failing_build(cfg)
+    stripped = _rewritten(pretraining_checkpoint('swin'), tmp_path / 'stripped.pth',
+                          lambda state: {'state_dict': {
+                              k: v for k, v in state.items()
+                              if not k.startswith('encoder.stages.1.blocks.0.')}})
+    message = _failing_build(tiny_coco_cfg(SWIN_T_1X, stripped, tiny_coco, tmp_path))
     assert 'MISSING' in message and 'stages.1.blocks.0.' in message
 
 
 def test_mask_rcnn__timm_layout_checkpoint_fails_at_build(
         tiny_coco, pretraining_checkpoint, tmp_path):
-    state = torch.load(pretraining_checkpoint('swin'), map_location='cpu',
-                       weights_only=False)['state_dict']
-    timm, _ = get_converter('swin', 'timm')({'state_dict': state})
-    path = tmp_path / 'timm.pth'
-    torch.save({'model': timm}, path)
+    converter = get_converter('swin', 'timm')
+    path = _rewritten(pretraining_checkpoint('swin'), tmp_path / 'timm.pth',
+                      lambda state: {'model': converter({'state_dict': state})[0]})
     message = _failing_build(tiny_coco_cfg(SWIN_T_1X, path, tiny_coco, tmp_path))
     assert 'FAILED, backbone did not load' in message

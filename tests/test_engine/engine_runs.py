@@ -5,10 +5,10 @@ from pathlib import Path
 from typing import Iterable, List
 
 import engine_doubles  # noqa: F401  (registers the test doubles)
-import torch
 from mmengine.config import Config
 from mmengine.hooks import Hook
 from mmengine.runner import Runner
+from threads import one_thread
 
 import mmmim  # noqa: F401  (registers mmpretrain's modules too)
 import mmmim.engine  # noqa: F401
@@ -73,12 +73,8 @@ def build(cfg: Config, hooks: Iterable[Hook] = (), resume: bool = False) -> Runn
 
 def train(runner: Runner) -> Runner:
     """Train on one thread (the same arithmetic in every run, whatever the load)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with one_thread():
         runner.train()
-    finally:
-        torch.set_num_threads(threads)
     return runner
 
 

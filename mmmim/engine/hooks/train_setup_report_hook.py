@@ -10,6 +10,14 @@ def _accumulation_steps(optim_wrapper) -> int:
     return int(getattr(optim_wrapper, '_accumulative_counts', 1))
 
 
+def _batch_size(dataloader) -> int:
+    """Per-process batch, also with a batch sampler (mmdet's AspectRatioBatchSampler
+    leaves ``DataLoader.batch_size`` None)."""
+    if dataloader.batch_size is not None:
+        return int(dataloader.batch_size)
+    return int(dataloader.batch_sampler.batch_size)
+
+
 def _param_groups(optim_wrapper) -> List[dict]:
     optimizer = getattr(optim_wrapper, 'optimizer', None)
     return list(getattr(optimizer, 'param_groups', []))
@@ -38,7 +46,7 @@ class TrainSetupReportHook(Hook):
     @staticmethod
     def report(runner) -> str:
         """The report line."""
-        per_process = runner.train_dataloader.batch_size
+        per_process = _batch_size(runner.train_dataloader)
         steps = _accumulation_steps(runner.optim_wrapper)
         total = per_process * runner.world_size * steps
         lines = [f'effective batch {total} = {per_process} per process x '

@@ -1,0 +1,15 @@
+"""Seconds per iteration and peak memory of full-size training iterations of a
+downstream (mmdet / mmseg) config, in a fresh process, on batches that the config's
+own dataloader makes from the tiny scikit-image datasets.
+
+    python tools/analysis_tools/benchmark_downstream.py CONFIG [--batch N] [--iters N] \
+        [--warmup N] [--cfg-options k=v ...] [--json OUT]
+
+The logic is in ``mmmim.utils.benchmark_downstream``; figures in docs/downstream.md.
+"""
+import sys
+
+from mmmim.utils.benchmark_downstream import main
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,71 @@
+"""Evaluate a trained model (detector, segmentor, classifier) with its config's test loop.
+
+    python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out FILE]
+        [--cfg-options KEY=VALUE ...] [--launcher none|pytorch|slurm|mpi]
+
+Several processes: ``bash tools/benchmarks/mmdetection/mim_dist_test.sh CONFIG
+CHECKPOINT [args]`` (or ``mmsegmentation/``). mmmim's modules and shims are loaded
+first, so configs that name them (MIMPretrained, our constructors, our backbones)
+build under any default scope. The metrics are printed as one JSON line at the end
+and written to ``--out`` when given. Without CUDA, distributed runs use gloo on the
+CPU.
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import sys
+from typing import List, Optional
+
+from mmengine.config import DictAction
+from train import build_runner, fail, load_config, setup_cpu_distributed
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    """Command-line arguments."""
+    parser = argparse.ArgumentParser(description='Evaluate a trained model.')
+    parser.add_argument('config', help='config file')
+    parser.add_argument('checkpoint', help='checkpoint of the whole model (tools/train.py)')
+    parser.add_argument('--work-dir', help='where the log goes (default: '
+                        'work_dirs/<config name>)')
+    parser.add_argument('--out', help='also write the metrics to this JSON file')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction, metavar='KEY=VALUE',
+                        help='override config entries, e.g. test_dataloader.batch_size=2')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+                        default='none', help='how the processes were started')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0,
+                        help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
+def main(argv: Optional[List[str]] = None) -> dict:
+    """Parse, configure, load the checkpoint, test; returns the metrics."""
+    from mmpretrain.utils import register_all_modules
+    args = parse_args(argv)
+    register_all_modules(init_default_scope=False)
+    if not osp.isfile(args.checkpoint) and '://' not in args.checkpoint:
+        fail(f'checkpoint not found: {args.checkpoint}')
+    cfg = load_config(args.config, args.cfg_options)
+    cfg.launcher = args.launcher
+    cfg.work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
+        'work_dirs', osp.splitext(osp.basename(args.config))[0])
+    cfg.load_from = args.checkpoint
+    cfg.resume = False
+    if cfg.get('model', {}).get('init_cfg', {}).get('type') == 'MIMPretrained':
+        cfg.model.init_cfg = None  # the trained checkpoint holds the backbone too
+    setup_cpu_distributed(cfg)
+    metrics = build_runner(cfg).test()
+    line = json.dumps({k: float(v) if isinstance(v, (int, float)) else str(v)
+                       for k, v in (metrics or {}).items()})
+    print(f'metrics: {line}')
+    if args.out:
+        with open(args.out, 'w') as f:
+            f.write(line + '\n')
+    return metrics
+
+
+if __name__ == '__main__':
+    main()
+    sys.exit(0)
