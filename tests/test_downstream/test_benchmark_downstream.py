@@ -1,7 +1,7 @@
 """tools/analysis_tools/benchmark_downstream.py: times training iterations of a
 downstream config on batches its own dataloader makes from the tiny data."""
 from harness import ROOT
-from tiny import tiny_coco_cfg
+from tiny_detection import tiny_coco_cfg
 
 from mmmim.utils.benchmark_downstream import benchmark_downstream, describe
 

@@ -31,7 +31,7 @@ import torch
 from harness import ROOT, TINY_ARCHS, run_downstream
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
-from tiny import tiny_coco_cfg, tiny_detector
+from tiny_detection import tiny_coco_cfg, tiny_detector
 
 from mmmim.converters import get_converter
 from mmmim.converters.initializer import converter_kwargs

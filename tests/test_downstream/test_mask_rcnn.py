@@ -21,7 +21,7 @@ import torch
 from harness import ROOT, captured_log, run_downstream
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
-from tiny import build_detector, tiny_coco_cfg
+from tiny_detection import build_detector, tiny_coco_cfg
 
 from mmmim.converters import ConversionError, get_converter
 from mmmim.converters.initializer import converter_kwargs

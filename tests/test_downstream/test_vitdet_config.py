@@ -18,7 +18,7 @@ import torch
 from harness import run_downstream
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
-from tiny import build_detector, tiny_coco_cfg
+from tiny_detection import build_detector, tiny_coco_cfg
 
 import mmmim.converters  # noqa: F401
 import mmmim.models  # noqa: F401

@@ -12,7 +12,7 @@ from typing import List
 import torch
 from harness import TINY_ARCHS, tiny_downstream_cfg
 from mmengine.config import Config
-from tiny import tiny_pvt, tiny_swin
+from tiny_detection import tiny_pvt, tiny_swin
 
 from mmmim.datasets.tiny_ade import TINY_ADE_CLASSES, TINY_ADE_METAINFO
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from harness import ROOT
-from tiny import tiny_coco_cfg
+from tiny_detection import tiny_coco_cfg
 
 BENCH = ROOT / 'tools/benchmarks'
 SWIN_T_1X = ROOT / 'configs/benchmarks/mmdetection/coco/mask-rcnn_swin-t-p4-w7_fpn_1x_coco.py'
