@@ -12,7 +12,7 @@
   losses, the backbone's gradient norms, the metrics and the run's log.
 
 The downstream tiny backbones must have the widths and depths of the tiny
-pretraining encoders (:data:`TINY_ARCHS`): see ``tiny.py`` beside this file.
+pretraining encoders (:data:`TINY_ARCHS`): see ``tiny_detection.py`` beside this file.
 """
 from __future__ import annotations
 

@@ -118,7 +118,7 @@ def test_htc_config__states_the_htc_plus_plus_items(config):
 # ------------------------------------------------------------------------ tiny
 
 def tiny_htc(model: dict) -> None:
-    """tiny.py's detector override, with the FPN inside GlobalAttentionFPN."""
+    """tiny_detection.py's detector override, with the FPN inside GlobalAttentionFPN."""
     neck = model['neck']
     model['neck'] = neck['fpn']
     tiny_detector(model)

@@ -1,6 +1,6 @@
 """Mask R-CNN configs (configs/benchmarks/mmdetection/coco/mask-rcnn_*):
 
-- tiny (override of tiny.py, tiny COCO data): built from a tiny mmmim pretraining
+- tiny (override of tiny_detection.py, tiny COCO data): built from a tiny mmmim pretraining
   checkpoint of the family, the load report in the log says the backbone loaded,
   two training iterations give finite losses and finite non-zero backbone
   gradients, one evaluation pass computes COCO bbox and segm AP (real mmcv

@@ -1,6 +1,6 @@
 """The ViTDet Mask R-CNN config (configs/benchmarks/mmdetection/coco/vitdet_*):
 
-- tiny (tests/test_downstream/tiny.py's ViTDet override: 4-block 32-wide ViT, windows
+- tiny (tests/test_downstream/tiny_detection.py's ViTDet override: 4-block 32-wide ViT, windows
   of 4 x 4 patches, 128-px LSJ, tiny COCO): built from a tiny mmmim MAE pretraining
   run's checkpoint, the load report says the backbone loaded (only the relative
   position tables new), two training iterations give finite losses and finite
