@@ -152,11 +152,6 @@ def build_model(method: str, seed: int) -> torch.nn.Module:
     return model
 
 
-def build_mae(seed: int) -> torch.nn.Module:
-    """The MAE model (kept for callers of the first version of this tool)."""
-    return build_model('mae', seed)
-
-
 def augment(x: torch.Tensor, conservative: bool) -> torch.Tensor:
     """A batch ``[B, 3, S, S]`` -> a random crop of it (one crop per batch) resized
     back, scale 0.5-1, or PixMIM's conservative crop (1-px reflect padding, random
