@@ -3,7 +3,8 @@
 _base_ = '../ummae/ummae_swin-tiny-w8_8xb512-amp-coslr-200e_in1k-256px.py'
 
 # radius 40 bins at 224 px = 45.7 bins at 256 px (the same cut-off in cycles/pixel)
-model = dict(target=dict(filters=[dict(type='LowPassFilter', radius=40, reference_size=224)]))
+model = dict(target=dict(filters=[dict(type='LowPassFilter', radius=40, reference_size=224,
+                                       output='magnitude')]))
 
 train_pipeline = [
     dict(type='LoadImageSafely'),

@@ -1,6 +1,7 @@
 # UM-MAE ViT-B/16, 200 epochs at 224 px: MAE's recipe with uniform masking plus
 # secondary masking (no compaction for ViT: the encoder gathers the 49 visible
-# patches, 12 of them secondary-masked), a 2-block decoder and 10 warm-up epochs.
+# patches, 13 of them secondary-masked as the official code), a 2-block decoder and 10
+# warm-up epochs.
 _base_ = '../mae/mae_vit-base-p16_8xb512-amp-coslr-200e_in1k.py'
 model = dict(
     masker=dict(_delete_=True, type='UniformMasker', unit_size=16, secondary_ratio=0.25),

@@ -7,7 +7,12 @@ from mmengine.registry import init_default_scope
 from photos import photo_tensor
 from test_models.tiny import tiny_mae_cfg
 
-from mmmim.models.targets import LowPassFilter, PixelTarget, lowpass_keep_mask
+from mmmim.models.targets import (
+    LowPassFilter,
+    MultiScalePixelTarget,
+    PixelTarget,
+    lowpass_keep_mask,
+)
 from mmmim.registry import MODELS
 
 init_default_scope('mmmim')
@@ -16,8 +21,8 @@ MEAN = [123.675, 116.28, 103.53]
 STD = [58.395, 57.12, 57.375]
 
 
-def bound_filter(mean=MEAN, std=STD, **kwargs) -> LowPassFilter:
-    f = LowPassFilter(**kwargs)
+def bound_filter(mean=MEAN, std=STD, output='real', **kwargs) -> LowPassFilter:
+    f = LowPassFilter(output=output, **kwargs)
     f.bind_normalization(torch.tensor(mean).view(3, 1, 1), torch.tensor(std).view(3, 1, 1))
     return f
 
@@ -49,7 +54,7 @@ def impulse(size: int) -> torch.Tensor:
 def kept_bins(radius: float, reference_size: int, size: int) -> int:
     """Frequency bins passed by the filter, read from its impulse response (raw pixel
     space: the fp32 round-off of un-normalizing would blur the count at DC)."""
-    f = LowPassFilter(radius=radius, reference_size=reference_size)
+    f = LowPassFilter(radius=radius, reference_size=reference_size, output='real')
     f.bind_normalization(None, None)
     gain = torch.fft.fft2(f(impulse(size)).double()).abs()[0, 0]
     assert bool(((gain < 1e-3) | ((gain - 1).abs() < 1e-3)).all())  # ideal: 0 or 1
@@ -143,7 +148,7 @@ def test_lowpass__real_output_is_independent_of_the_normalization():
     images = photo_tensor(64)
     a = bound_filter(radius=10, reference_size=64)(images)
     b = bound_filter([0., 10., 200.], [80., 20., 30.], radius=10, reference_size=64)(images)
-    unbound_raw = LowPassFilter(radius=10, reference_size=64)
+    unbound_raw = LowPassFilter(radius=10, reference_size=64, output='real')
     unbound_raw.bind_normalization(None, None)
     assert torch.allclose(a, b, atol=1e-4) and torch.allclose(a, unbound_raw(images), atol=1e-4)
 
@@ -173,3 +178,24 @@ def test_lowpass__checkpoint_keys_equal_mae_keys():
         mean=MEAN, std=STD)))
     mae = MODELS.build(tiny_mae_cfg(data_preprocessor=dict(mean=MEAN, std=STD)))
     assert pixmim.state_dict().keys() == mae.state_dict().keys()
+
+
+def test_lowpass__in_multiscale_pixel_target_runs_once_in_front_of_every_scale(monkeypatch):
+    # LocalMIM-Pixel with PixMIM's target: one FFT pair per batch for all scales
+    images = photo_tensor(64)
+    f = bound_filter(radius=10, reference_size=64, output='magnitude')
+    target = MultiScalePixelTarget(patch_sizes=(8, 16, 32, 32), filters=[f])
+    calls = []
+    rfft2 = torch.fft.rfft2
+    monkeypatch.setattr(torch.fft, 'rfft2', lambda *a, **k: calls.append(1) or rfft2(*a, **k))
+    maps = target.multi_scale(images)
+    assert len(calls) == 1
+    for k in (8, 16, 32):
+        assert torch.allclose(maps[f'pix{k}'], PixelTarget(patch_size=k)(f(images)), atol=1e-5)
+
+
+def test_lowpass__multiscale_pixel_target_binds_the_model_preprocessor_statistics():
+    target = MultiScalePixelTarget(patch_sizes=(8, 16), filters=[
+        dict(type='LowPassFilter', radius=10, reference_size=64)])
+    target.bind_normalization(torch.tensor(MEAN).view(3, 1, 1), torch.tensor(STD).view(3, 1, 1))
+    assert torch.equal(target.filters[0].mean.flatten(), torch.tensor(MEAN))

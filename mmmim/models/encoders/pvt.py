@@ -3,7 +3,7 @@ from typing import Dict, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
-from mmdet.models.backbones.pvt import PyramidVisionTransformer, SpatialReductionAttention
+from mmdet.models.backbones.pvt import MixFFN, PyramidVisionTransformer, SpatialReductionAttention
 from mmdet.models.layers import nlc_to_nchw
 from torch import nn
 
@@ -14,7 +14,8 @@ from ..layer_depth import family_rule
 from ..structures import EncoderOutput, MaskSet
 from ..utils import run_block, sincos_pos_embed
 from .compaction import compact_map, compact_pos_embed, compact_units, window_choice
-from .swin import MASKING_MODES, init_pretrain_weights, replace_tokens
+from .swin import MASKING_MODES, replace_tokens
+from .weight_init import WEIGHT_INITS, init_simmim_weights, init_ummae_weights
 
 
 class PooledReduction(nn.Conv2d):
@@ -64,6 +65,10 @@ class MaskedPVT(PyramidVisionTransformer):
             (default) gives mmdet's maps exactly (mmdet builds no final norm). Needs
             ``final_norm`` and the last stage in ``out_indices``.
         with_cp: activation checkpointing of every block in the masked forward.
+        weight_init: 'simmim' (truncated-normal 0.02 Linears over mmdet's init) or
+            'ummae' (the official UM-MAE pyramids' xavier scheme, mmdet's 1x1-conv
+            FFN treated as the official Linears); see
+            :mod:`mmmim.models.encoders.weight_init`.
 
     Without masks the forward returns a tuple of the ``out_indices`` stage maps
     ``[B, C_i, H_i, W_i]`` (mmdet's necks take it; mmpretrain's necks need a tuple).
@@ -72,9 +77,12 @@ class MaskedPVT(PyramidVisionTransformer):
     def __init__(self, pretrain_img_size=224, sr_ratios=(8, 4, 2, 1), drop_path_rate=0.,
                  masking: str = 'compact', secondary_token: bool = False,
                  fixed_pos_embed: bool = True, final_norm: bool = True,
-                 out_final_norm: bool = False, with_cp: bool = False, **kwargs) -> None:
+                 out_final_norm: bool = False, with_cp: bool = False,
+                 weight_init: str = 'simmim', **kwargs) -> None:
         if masking not in MASKING_MODES:
             raise ValueError(f'masking must be one of {MASKING_MODES}, got {masking!r}')
+        if weight_init not in WEIGHT_INITS:
+            raise ValueError(f'weight_init must be one of {WEIGHT_INITS}, got {weight_init!r}')
         kwargs.setdefault('convert_weights', False)
         super().__init__(pretrain_img_size=pretrain_img_size, sr_ratios=list(sr_ratios),
                          drop_path_rate=drop_path_rate, **kwargs)
@@ -87,6 +95,7 @@ class MaskedPVT(PyramidVisionTransformer):
         self.out_final_norm = out_final_norm
         self.with_cp = with_cp
         self.masking = masking
+        self.weight_init = weight_init
         self.fixed_pos_embed = fixed_pos_embed
         dims = [self.embed_dims * h for h in self.num_heads]
         self.norm = nn.LayerNorm(dims[-1], eps=1e-6) if final_norm else nn.Identity()
@@ -121,7 +130,15 @@ class MaskedPVT(PyramidVisionTransformer):
         super().init_weights()
         if isinstance(self.init_cfg, dict) and self.init_cfg.get('type') == 'Pretrained':
             return
-        init_pretrain_weights(self, self.secondary_token, self.mask_token)
+        tokens = (self.secondary_token, self.mask_token)
+        if self.weight_init == 'simmim':
+            init_simmim_weights(self, tokens)
+        else:
+            ffn_convs = [conv for m in self.modules() if isinstance(m, MixFFN)
+                         for conv in m.layers if isinstance(conv, nn.Conv2d)
+                         and conv.kernel_size == (1, 1)]
+            init_ummae_weights(self, self.layers[0][0].projection, tokens,
+                               linear_convs=ffn_convs)
         if self.fixed_pos_embed:
             for pos in self.position_embeddings():
                 pos.pos_embed.data.copy_(sincos_pos_embed(tuple(pos.pos_shape), pos.pos_dim))

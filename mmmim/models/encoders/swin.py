@@ -3,7 +3,6 @@ import copy
 from typing import Dict, List, Optional, Tuple
 
 import torch
-from mmengine.model.weight_init import trunc_normal_
 from mmpretrain.models.backbones import SwinTransformer
 from mmpretrain.models.utils import to_2tuple
 from torch import nn
@@ -15,6 +14,7 @@ from ..layer_depth import family_rule
 from ..structures import EncoderOutput, MaskSet
 from ..utils import resample_mask
 from .compaction import compact_map, compact_pos_embed, compact_units, window_choice
+from .weight_init import WEIGHT_INITS, init_simmim_weights, init_ummae_weights
 
 MASKING_MODES = ('compact', 'mask_token')
 
@@ -28,22 +28,6 @@ def replace_tokens(tokens: torch.Tensor, hw: Tuple[int, int], units: torch.Tenso
         raise ValueError(f'the masks need a {name} but the encoder was built without one')
     where = resample_mask(units, grid, hw)[..., None]           # [B, h*w, 1]
     return torch.where(where, token.to(tokens.dtype), tokens)
-
-
-def init_pretrain_weights(module: nn.Module, *tokens: Optional[nn.Parameter]) -> None:
-    """SimMIM/UM-MAE init: truncated-normal (0.02) Linear weights, zero biases, unit
-    LayerNorms, normal (0.02) learnable tokens."""
-    for m in module.modules():
-        if isinstance(m, nn.Linear):
-            trunc_normal_(m.weight, std=.02)
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.LayerNorm):
-            nn.init.ones_(m.weight)
-            nn.init.zeros_(m.bias)
-    for token in tokens:
-        if token is not None:
-            nn.init.normal_(token, std=.02)
 
 
 @MODELS.register_module()
@@ -81,13 +65,18 @@ class MaskedSwin(SwinTransformer):
             SwinTransformer's (``drop_path_rate`` defaults to 0 for pretraining).
         masking: 'compact' or 'mask_token'.
         secondary_token: add the learnable token for secondary masking (compact).
+        weight_init: 'simmim' (truncated normal 0.02, SimMIM's and Swin's) or
+            'ummae' (the official UM-MAE pyramids' xavier scheme); see
+            :mod:`mmmim.models.encoders.weight_init`.
     """
 
     def __init__(self, arch='tiny', img_size=224, window_size=7, drop_path_rate=0.,
                  masking: str = 'compact', secondary_token: bool = False,
-                 stage_cfgs=None, **kwargs) -> None:
+                 stage_cfgs=None, weight_init: str = 'simmim', **kwargs) -> None:
         if masking not in MASKING_MODES:
             raise ValueError(f'masking must be one of {MASKING_MODES}, got {masking!r}')
+        if weight_init not in WEIGHT_INITS:
+            raise ValueError(f'weight_init must be one of {WEIGHT_INITS}, got {weight_init!r}')
         if stage_cfgs is None or isinstance(stage_cfgs, dict):
             stage_cfgs = self.clamped_windows(arch, img_size, kwargs.get('patch_size', 4),
                                               window_size, masking, stage_cfgs or {})
@@ -96,6 +85,7 @@ class MaskedSwin(SwinTransformer):
         if len(self.stages) - 1 not in self.out_indices:
             raise ValueError('the last stage must be in out_indices (its norm is used)')
         self.masking = masking
+        self.weight_init = weight_init
         use_secondary = masking == 'compact' and secondary_token
         self.secondary_token = (nn.Parameter(torch.zeros(1, 1, self.embed_dims))
                                 if use_secondary else None)
@@ -139,7 +129,13 @@ class MaskedSwin(SwinTransformer):
         super().init_weights()
         if isinstance(self.init_cfg, dict) and self.init_cfg.get('type') == 'Pretrained':
             return
-        init_pretrain_weights(self, self.secondary_token, self.mask_token)
+        tokens = (self.secondary_token, self.mask_token)
+        if self.weight_init == 'simmim':
+            init_simmim_weights(self, tokens)
+        else:
+            merging = [s.downsample.reduction for s in self.stages if s.downsample is not None]
+            init_ummae_weights(self, self.patch_embed.projection, tokens,
+                               merging_linears=merging)
 
     def forward(self, x: torch.Tensor, masks: Optional[MaskSet] = None):
         """x ``[B, 3, H, W]``. Without masks: mmpretrain's output tuple. With masks:

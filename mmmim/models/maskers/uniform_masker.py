@@ -18,9 +18,16 @@ def uniform_mask(batch: int, grid: Tuple[int, int], draw: str = 'independent',
     non-overlapping 2x2 window (25% visible).
 
     ``draw='independent'``: each window picks its visible corner uniformly and
-    independently. ``'balanced'``: the corners of one sample come from a shuffled
-    pool holding each corner equally often (the official UM-MAE generator; the
-    remainder of a pool not divisible by 4 starts at a random corner).
+    independently (multinomial corner counts per sample).
+    ``draw='balanced'``: an exactly balanced draw: the corners of one sample are a
+    random permutation of a pool holding each corner equally often, so every corner
+    is kept in exactly ``windows / 4`` windows (a remainder, when ``windows`` is not
+    divisible by 4, starts at a random corner).
+
+    Neither is the official UM-MAE generator: it shuffles a pool of twice the
+    windows (each corner ``windows / 2`` times) and keeps the first ``windows``
+    entries, so its corner counts are hypergeometric (mean ``windows / 4``; std
+    2.5 at 64 windows) and no corner exceeds half of the windows.
     """
     gh, gw = grid
     if gh % 2 or gw % 2:
@@ -40,14 +47,21 @@ def uniform_mask(batch: int, grid: Tuple[int, int], draw: str = 'independent',
     return ~visible.reshape(batch, gh * gw)
 
 
+def secondary_count(num_visible: int, ratio: float) -> int:
+    """Secondary-masked units out of ``num_visible``: all but the
+    ``int(num_visible * (1 - ratio))`` kept ones, as the official UM-MAE code keeps
+    (16 of 64 at 256 px, 13 of 49 for ViT at 224 px, as the paper states)."""
+    return num_visible - int(num_visible * (1 - ratio))
+
+
 def secondary_mask(mask: torch.Tensor, ratio: float) -> torch.Tensor:
-    """bool ``[B, L]``: exactly ``round(ratio * visible)`` of each sample's visible
+    """bool ``[B, L]``: exactly :func:`secondary_count` of each sample's visible
     units (``~mask``), drawn uniformly; never a masked unit."""
     visible = ~mask
     counts = visible.sum(1)
     if not bool((counts == counts[0]).all()):
         raise ValueError('secondary masking needs the same visible count per sample')
-    num = round(ratio * int(counts[0]))
+    num = secondary_count(int(counts[0]), ratio)
     # rank visible units first (noise in [0, 1)) and masked ones last (>= 1)
     noise = torch.rand(mask.shape, device=mask.device) + mask.float()
     return noise.argsort(dim=1).argsort(dim=1) < num

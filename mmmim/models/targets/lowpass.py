@@ -5,13 +5,18 @@ Definition (per image, per colour channel, in fp32)::
     raw  = x * std + mean                   # undo the preprocessor's normalization
     F    = FFT2(raw)                        # zero frequency at bin (0, 0)
     keep = (ky / H)^2 + (kx / W)^2 <= (radius / reference_size)^2
-    low  = Re(IFFT2(F * keep))              # ideal circular low-pass
+    low  = |IFFT2(F * keep)|                # ideal circular low-pass, magnitude
     out  = (low - mean) / std               # back to the normalized space
+
+``output='magnitude'`` (default) is the PixMIM code's ``abs()`` of the inverse
+transform; ``output='real'`` takes its real part instead. They differ only where the
+low-pass image goes negative in raw pixel space (ringing next to dark regions),
+which the magnitude folds up (docs/targets.md shows both and measures the gap).
 
 ``ky, kx`` are signed integer frequency bins (``fftfreq * size``), so the pass band
 is centred exactly on the DC bin whatever the parity of H and W, and the mask is
 point-symmetric (``keep(k) == keep(-k)``): the filtered spectrum stays Hermitian and
-the inverse transform is real. The cut-off is fixed in cycles per pixel
+the inverse transform is real (up to round-off). The cut-off is fixed in cycles per pixel
 (``radius / reference_size``): at a square input of S pixels it is a circle of
 ``radius * S / reference_size`` bins (40 at 224 keeps 5025 of 50176 bins, 10.0%),
 at H x W an ellipse in bins that keeps the same band of spatial frequencies.
@@ -55,21 +60,23 @@ class LowPassFilter(nn.Module):
 
     The preprocessor's ``mean``/``std`` must be bound first
     (:meth:`bind_normalization`; :class:`MaskedImageModel` does it from its
-    ``data_preprocessor``). With ``output='real'`` (default) the filter is linear and
-    keeps DC, so un- and re-normalizing cancel exactly: the target does not depend on
-    the statistics, as it should. ``output='magnitude'`` reproduces the paper code's
-    ``abs()`` of the inverse transform, which rectifies the negative ringing lobes of
-    the raw image and so depends on where zero lies, i.e. on ``mean``/``std``.
+    ``data_preprocessor``). ``output='magnitude'`` (default) reproduces the paper
+    code's ``abs()`` of the inverse transform, which rectifies the negative ringing
+    lobes of the raw image and so depends on where zero lies, i.e. on the true
+    ``mean``/``std`` (why they must be bound). ``output='real'`` (an option,
+    ``configs/pixmim/*-real.py``) is linear and keeps DC, so un- and re-normalizing
+    cancel exactly and the target does not depend on the statistics.
 
     Args:
         radius: pass-band radius in frequency bins at ``reference_size`` (40 at 224).
         reference_size: input side at which ``radius`` is given; the radius scales
             with the input size (constant cut-off in cycles per pixel).
-        output: 'real' (real part of the inverse FFT) or 'magnitude' (its modulus).
+        output: 'magnitude' (modulus of the inverse FFT, the paper's) or 'real'
+            (its real part).
     """
 
     def __init__(self, radius: float = 40., reference_size: int = 224,
-                 output: str = 'real') -> None:
+                 output: str = 'magnitude') -> None:
         super().__init__()
         if radius <= 0 or reference_size <= 0:
             raise ValueError(f'radius and reference_size must be positive, got '

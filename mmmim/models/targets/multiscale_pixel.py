@@ -6,7 +6,7 @@ from torch import nn
 
 from mmmim.registry import MODELS
 
-from .pixel import PixelTarget
+from .pixel import PixelTarget, apply_filters, bind_filter_normalization, build_filters
 
 
 @MODELS.register_module()
@@ -16,17 +16,22 @@ class MultiScalePixelTarget(nn.Module):
     allowed), ``multi_scale(images) -> {name: [B, (H/k)*(W/k), k*k*C]}``,
     ``grid(image_hw, name)`` and ``dims(name)``.
 
+    ``filters`` (e.g. PixMIM's :class:`LowPassFilter`) run once on the whole image,
+    before every scale is patchified: LocalMIM-Pixel with PixMIM's target.
+
     Args:
         patch_sizes: patch side per scale (LocalMIM's Swin: 8, 16, 32, 32).
         normalize: per-patch mean/variance normalization.
         in_channels: image channels.
+        filters: image filters (dicts or modules) applied first, once per batch.
     """
 
     def __init__(self, patch_sizes: Sequence[int] = (8, 16, 32, 32), normalize: bool = True,
-                 in_channels: int = 3) -> None:
+                 in_channels: int = 3, filters=()) -> None:
         super().__init__()
         self.patch_sizes = tuple(patch_sizes)
         self.in_channels = in_channels
+        self.filters = build_filters(filters)
         self.scales = nn.ModuleDict({
             f'pix{k}': PixelTarget(patch_size=k, normalize=normalize)
             for k in sorted(set(self.patch_sizes))})
@@ -46,9 +51,15 @@ class MultiScalePixelTarget(nn.Module):
             name = self.names[0]
         return tuple(self.scales[name].grid(image_hw))
 
+    def bind_normalization(self, mean, std) -> None:
+        """Hand the preprocessor's ``mean``/``std`` to the filters that need them."""
+        bind_filter_normalization(self.filters, mean, std)
+
     @torch.no_grad()
     def multi_scale(self, images: torch.Tensor) -> Dict[str, torch.Tensor]:
-        return {name: scale(images) for name, scale in self.scales.items()}
+        """``{name: [B, (H/k)*(W/k), k*k*C]}``, the filters applied once first."""
+        filtered = apply_filters(self.filters, images)
+        return {name: scale(filtered) for name, scale in self.scales.items()}
 
     @torch.no_grad()
     def forward(self, images: torch.Tensor) -> torch.Tensor:

@@ -7,6 +7,28 @@ from mmmim.registry import MODELS
 from ..utils import patchify
 
 
+def build_filters(filters) -> nn.ModuleList:
+    """Image filters given as dicts or modules (e.g. PixMIM's low-pass)."""
+    return nn.ModuleList(f if isinstance(f, nn.Module) else MODELS.build(f) for f in filters)
+
+
+def apply_filters(filters: nn.ModuleList, images: torch.Tensor) -> torch.Tensor:
+    """``[B, C, H, W]`` -> the same after every filter in turn, fp32, autocast off."""
+    with torch.autocast(device_type=images.device.type, enabled=False):
+        x = images.float()
+        for image_filter in filters:
+            x = image_filter(x)
+        return x
+
+
+def bind_filter_normalization(filters: nn.ModuleList, mean, std) -> None:
+    """Hand the preprocessor's ``mean``/``std`` to every filter that undoes the
+    normalization (e.g. :class:`LowPassFilter`); a no-op without such filters."""
+    for image_filter in filters:
+        if hasattr(image_filter, 'bind_normalization'):
+            image_filter.bind_normalization(mean, std)
+
+
 def normalize_per_patch(patches: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
     """``[..., D]`` -> each row shifted to zero mean and scaled to unit variance
     (unbiased variance + eps, as MAE)."""
@@ -39,24 +61,17 @@ class PixelTarget(nn.Module):
         self.patch_size = patch_size
         self.normalize = normalize
         self.eps = eps
-        self.filters = nn.ModuleList(
-            f if isinstance(f, nn.Module) else MODELS.build(f) for f in filters)
+        self.filters = build_filters(filters)
 
     @torch.no_grad()
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        with torch.autocast(device_type=images.device.type, enabled=False):
-            x = images.float()
-            for image_filter in self.filters:
-                x = image_filter(x)
-            patches = patchify(x, self.patch_size)
-            return normalize_per_patch(patches, self.eps) if self.normalize else patches
+        patches = patchify(apply_filters(self.filters, images), self.patch_size)
+        return normalize_per_patch(patches, self.eps) if self.normalize else patches
 
     def bind_normalization(self, mean, std) -> None:
         """Hand the preprocessor's ``mean``/``std`` to every filter that undoes the
         normalization (e.g. :class:`LowPassFilter`); a no-op without such filters."""
-        for image_filter in self.filters:
-            if hasattr(image_filter, 'bind_normalization'):
-                image_filter.bind_normalization(mean, std)
+        bind_filter_normalization(self.filters, mean, std)
 
     def grid(self, image_hw) -> tuple:
         """Target grid for an input of ``image_hw``."""
