@@ -1,5 +1,6 @@
 # SimMIM's model in place of UM-MAE's, for SimMIM configs built on a UM-MAE pyramid
-# config (same encoder, data, batch and schedule): a config states
+# config (same encoder, its UM-MAE weight init as in the UM-MAE paper's own SimMIM
+# baselines, data, batch and schedule): a config states
 # ``model = {{_base_.simmim_paper}}`` (or ``simmim_mask32``) beside its UM-MAE base.
 #
 # simmim_paper: the UM-MAE paper's SimMIM baseline (the "SimMIM 100%" rows of its
