@@ -41,7 +41,7 @@ def _killed_during_save(photos, work_dir: Path, records: Path, at_iter: int) -> 
         train(build(cfg, [TestRecordHook({str(records)!r}),
                           TestHangInSaveHook({at_iter}, {str(signal_file)!r}, 16)]))
     ''')
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(HERE), str(ROOT)]),
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(HERE), str(HERE.parent), str(ROOT)]),
                OMP_NUM_THREADS='1')
     output = work_dir.parent / 'output.txt'
     with open(output, 'wb') as out:

@@ -27,9 +27,11 @@ ITERS = 45  # 15 epochs of 3 batches
 
 
 def tiny_run_cfg(images_dir, work_dir, max_epochs=15, hook_interval=15, lr=3e-3):
-    """The tiny demo at ``lr`` (3e-3: a short run that learns), a figure every
-    ``hook_interval`` iterations."""
+    """The tiny demo at ``lr`` (3e-3: a short run that learns) reached by a linear
+    warm-up over the whole run, a figure every ``hook_interval`` iterations."""
     return tiny_demo_cfg(images_dir, work_dir, max_epochs=max_epochs, ckpt_interval=1000, **{
+        'param_scheduler': [dict(type='LinearLR', start_factor=1e-3, by_epoch=True, begin=0,
+                                 end=max_epochs, convert_to_iter_based=True)],
         'custom_hooks.2.interval': hook_interval, 'optim_wrapper.optimizer.lr': lr,
         'default_hooks.checkpoint.save_last': True})
 
