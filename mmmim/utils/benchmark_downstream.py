@@ -32,7 +32,7 @@ from .benchmark import (
     stage,
     timed_train_steps,
 )
-from .benchmark_data import batch_image_size
+from .benchmark.data import batch_image_size
 from .config import build_model_from_cfg, config_scope, load_config, parse_cfg_options
 
 

@@ -1,4 +1,4 @@
-"""The batches :mod:`mmmim.utils.benchmark` trains on, made before any timing.
+"""The batches the benchmark trains on, made before any timing.
 
 Two sources, both real photographs bundled with scikit-image and both collated by the
 config's own ``collate_fn``:
@@ -20,15 +20,15 @@ import numpy as np
 import torch
 from mmengine.config import Config
 
-from .config import HW, collate_function, train_pipeline
+from mmmim.datasets.demo import DEMO_PHOTOS, select_photos
+
+from ..config import HW, collate_function, train_pipeline
 
 __all__ = ['PHOTOS', 'MAX_PIPELINE_BATCHES', 'photo', 'photo_batch', 'pack_batch',
            'build_train_pipeline', 'pipeline_batches', 'batch_image_size']
 
-# Photographs bundled in the scikit-image wheel (readable offline); grey ones become RGB.
-PHOTOS = ('astronaut', 'chelsea', 'coffee', 'rocket', 'hubble_deep_field',
-          'immunohistochemistry', 'retina', 'cell', 'camera', 'coins', 'moon', 'clock',
-          'grass', 'gravel', 'brick', 'page', 'text')
+# The demo photographs (scikit-image's, readable offline); grey ones become RGB.
+PHOTOS = tuple(p.name for p in DEMO_PHOTOS)
 # Distinct pipeline batches at most (cycled over warm-up + timed steps): the batches
 # are held in memory, so their number is bounded to keep the peak RSS comparable.
 MAX_PIPELINE_BATCHES = 4
@@ -40,8 +40,8 @@ def photo(name: str, hw: HW) -> torch.Tensor:
     """A scikit-image photograph as uint8 ``[3, h, w]`` in BGR (the order mmcv's image
     loading gives the pipeline): scaled to cover ``hw``, centre crop."""
     from PIL import Image
-    from skimage import data
-    image = Image.fromarray(getattr(data, name)()).convert('RGB')
+    (demo_photo,) = select_photos([name])
+    image = Image.fromarray(demo_photo.load()).convert('RGB')
     h, w = hw
     scale = max(h / image.height, w / image.width)
     image = image.resize((max(w, round(image.width * scale)),
@@ -84,30 +84,35 @@ def pipeline_batches(cfg: Config, batch_size: int, num_batches: int,
                      seed: int = 0) -> List[dict]:
     """``num_batches`` batches of the config's train pipeline on the demo photographs
     (:func:`mmmim.datasets.demo.write_demo_images`, in a temporary folder removed
-    before returning), each collated by the config's ``collate_fn``.
+    before returning), made by mmengine's own dataloader builder: an
+    :class:`~mmmim.datasets.ImageFolder` of the photographs (repeated to fill every
+    batch) with the config's pipeline, in order (no shuffling), collated by the
+    config's ``collate_fn``. Build them inside :func:`mmmim.utils.config.config_scope`.
 
-    Sample ``k`` (counting across batches) is photograph ``k`` modulo their number,
-    given to the pipeline as a dataset would (``img_path``, ``sample_idx``); Python's
-    and numpy's random generators are seeded with ``seed`` first, so crops and masks
-    repeat from run to run.
+    Python's and numpy's random generators are seeded with ``seed`` right before the
+    first batch, so crops and masks repeat from run to run.
     """
+    from mmengine.runner import Runner
+
     from mmmim.datasets.demo import write_demo_images
-    pipeline = build_train_pipeline(cfg)
-    collate = collate_function(cfg)
-    random.seed(seed)
-    np.random.seed(seed)
-    batches = []
+    transforms = build_train_pipeline(cfg).transforms  # raises without a pipeline
     with tempfile.TemporaryDirectory(prefix='mmmim_benchmark_') as folder:
-        paths = [str(path) for path in write_demo_images(folder)]
-        for b in range(num_batches):
-            samples = []
-            for k in range(b * batch_size, (b + 1) * batch_size):
-                path = paths[k % len(paths)]
-                sample = pipeline(dict(img_path=path, sample_idx=k))
-                if sample is None:
-                    raise RuntimeError(f'the train pipeline dropped {path}')
-                samples.append(sample)
-            batches.append(collate(samples))
+        num_photos = len(write_demo_images(folder))
+        repeats = -(-batch_size * num_batches // num_photos)  # ceil
+        loader = Runner.build_dataloader(dict(
+            batch_size=batch_size, num_workers=0, persistent_workers=False,
+            sampler=dict(type='DefaultSampler', shuffle=False, seed=seed),
+            collate_fn=collate_function(cfg),
+            dataset=dict(type='RepeatDataset', times=repeats, dataset=dict(
+                type='mmmim.ImageFolder', data_root=folder, pipeline=transforms))),
+            seed=seed)
+        random.seed(seed)
+        np.random.seed(seed)
+        batches = []
+        for batch in loader:
+            batches.append(batch)
+            if len(batches) == num_batches:
+                break
     return batches
 
 

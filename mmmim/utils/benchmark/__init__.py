@@ -1,0 +1,46 @@
+"""Training-step throughput and peak memory of pretraining configs on real photographs.
+
+For each config: build the config's model (its real architecture) and the optimizer
+wrapper of its ``optim_wrapper``, then time ``model.train_step`` (data preprocessor ->
+loss -> backward -> optimizer step) on a batch of scikit-image's photographs cut to
+the config's input size and packed by the config's collate function, or, with
+``--pipeline``, on batches the config's own train pipeline made from them. Every config
+runs in a fresh subprocess, so a CPU run's peak RSS is that config's own.
+
+    python -m mmmim.utils.benchmark CONFIG [CONFIG ...] --batch-size N --iters K
+
+One module per job: :mod:`.data` (the batches), :mod:`.precision` (the config's
+optimizer wrapper at fp32 or AMP), :mod:`.measure` (timing, FLOPs, memory in this
+process), :mod:`.isolate` (a fresh process per config), :mod:`.report` (ratios and the
+table), :mod:`.cli`. See docs/benchmark.md.
+"""
+from .cli import main, parse_args
+from .data import PHOTOS, batch_image_size, pack_batch, photo, photo_batch, pipeline_batches
+from .isolate import failure, run_isolated, worker_main
+from .measure import (
+    FIGURES,
+    StageError,
+    benchmark_config,
+    count_step_flops,
+    flop_figures,
+    matmul_ceiling,
+    peak_memory_mb,
+    stage,
+    timed_train_steps,
+)
+from .precision import (
+    amp_dtype,
+    build_benchmark_optim_wrapper,
+    optim_wrapper_class,
+    precision_counterpart,
+    registered_wrappers,
+)
+from .report import add_ratios, format_table
+
+__all__ = ['FIGURES', 'PHOTOS', 'StageError', 'add_ratios', 'amp_dtype',
+           'batch_image_size', 'benchmark_config', 'build_benchmark_optim_wrapper',
+           'count_step_flops', 'failure', 'flop_figures', 'format_table', 'main',
+           'matmul_ceiling', 'optim_wrapper_class', 'pack_batch', 'parse_args',
+           'peak_memory_mb', 'photo', 'photo_batch', 'pipeline_batches',
+           'precision_counterpart', 'registered_wrappers', 'run_isolated', 'stage',
+           'timed_train_steps', 'worker_main']

@@ -1,0 +1,162 @@
+"""Timing, FLOPs and peak memory of a config's training steps, in this process."""
+import resource
+import sys
+import time
+from contextlib import contextmanager
+from typing import Iterator, Optional, Sequence, Tuple, Union
+
+import torch
+from mmengine.optim import OptimWrapper
+from torch import nn
+
+from ..config import build_model_from_cfg, config_scope, input_size, load_config, parse_cfg_options
+from .data import MAX_PIPELINE_BATCHES, batch_image_size, pack_batch, photo_batch, pipeline_batches
+from .precision import amp_dtype, build_benchmark_optim_wrapper
+
+FIGURES = ('images_per_s', 'sec_per_iter', 'peak_mem_mb', 'params', 'params_trainable',
+           'flops_per_step', 'achieved_flops_per_s', 'matmul_ceiling_flops_per_s',
+           'flop_fraction')
+CEILING_SIZE = 2048  # side of the square matrices timed for the matmul ceiling
+
+
+class StageError(RuntimeError):
+    """A benchmark stage failed; the message names the stage and the cause."""
+
+
+@contextmanager
+def stage(name: str) -> Iterator[None]:
+    """Re-raise any failure inside as a :class:`StageError` prefixed by ``name``."""
+    try:
+        yield
+    except Exception as error:
+        raise StageError(f'{name}: {type(error).__name__}: {error}') from error
+
+
+def _sync(device: str) -> None:
+    if device.startswith('cuda'):
+        torch.cuda.synchronize()
+
+
+def timed_train_steps(model: nn.Module, wrapper: OptimWrapper,
+                      batches: Union[dict, Sequence[dict]], warmup: int, iters: int,
+                      device: str) -> Tuple[float, float]:
+    """Seconds spent in ``iters`` train steps after ``warmup`` untimed ones, and the
+    last loss; step ``i`` trains on ``batches[i % len(batches)]`` (one dict: every
+    step). The loss is read every step, as the Runner's logging does."""
+    batches = [batches] if isinstance(batches, dict) else list(batches)
+
+    def step(i: int) -> float:
+        return float(model.train_step(dict(batches[i % len(batches)]), wrapper)['loss'])
+
+    loss = float('nan')
+    for i in range(warmup):
+        loss = step(i)
+    _sync(device)
+    start = time.perf_counter()
+    for i in range(warmup, warmup + iters):
+        loss = step(i)
+    _sync(device)
+    return time.perf_counter() - start, loss
+
+
+def count_step_flops(model: nn.Module, wrapper: OptimWrapper, batch: dict) -> int:
+    """FLOPs of one training step (forward + backward; the optimizer's element-wise
+    update is not counted), by ``torch.utils.flop_counter.FlopCounterMode``, which
+    counts matrix multiplications, convolutions and attention. The step is a real one
+    (it updates the parameters), run before the timed ones."""
+    from torch.utils.flop_counter import FlopCounterMode
+    counter = FlopCounterMode(display=False)
+    with counter:
+        model.train_step(dict(batch), wrapper)
+    return int(counter.get_total_flops())
+
+
+def matmul_ceiling(device: str, dtype: Optional[torch.dtype], size: int = CEILING_SIZE,
+                   repeats: int = 5) -> float:
+    """Best FLOP/s of a ``size``-cubed matrix multiplication at the step's precision
+    (``dtype`` None: fp32), timed in this process with the same threads."""
+    a = torch.randn(size, size, device=device, dtype=dtype or torch.float32)
+    b = torch.randn(size, size, device=device, dtype=dtype or torch.float32)
+    best = float('inf')
+    for _ in range(repeats + 1):  # the first run is a warm-up
+        _sync(device)
+        start = time.perf_counter()
+        torch.mm(a, b)
+        _sync(device)
+        best = min(best, time.perf_counter() - start)
+    return 2 * size**3 / best
+
+
+def flop_figures(flops: Optional[int], sec_per_iter: float, ceiling: Optional[float]) -> dict:
+    """FLOPs per step, achieved FLOP/s and the fraction of the matmul ceiling."""
+    achieved = flops / sec_per_iter if flops else None
+    return dict(flops_per_step=flops, achieved_flops_per_s=achieved,
+                matmul_ceiling_flops_per_s=ceiling,
+                flop_fraction=achieved / ceiling if achieved and ceiling else None)
+
+
+def peak_memory_mb(device: str) -> Tuple[float, str]:
+    """CUDA: max allocated by tensors; CPU: peak resident set size of this process."""
+    if device.startswith('cuda'):
+        return torch.cuda.max_memory_allocated() / 2**20, 'cuda_max_allocated'
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, B on macOS
+    return rss / (2**20 if sys.platform == 'darwin' else 2**10), 'process_peak_rss'
+
+
+def benchmark_config(config: str, batch_size: int, iters: int, warmup: int = 1,
+                     amp: bool = False, image_size: Optional[int] = None,
+                     cfg_options: Optional[Sequence[str]] = None, device: str = 'cpu',
+                     seed: int = 0, pipeline: bool = False, flops: bool = True) -> dict:
+    """Benchmark one config in this process (run it in a fresh process for a peak RSS
+    of its own). ``pipeline``: train on batches of the config's own train pipeline
+    (its crop sets the input size; ``image_size`` must be None). ``flops``: count
+    the FLOPs of one extra (untimed) step and time the matmul ceiling. Raises
+    :class:`StageError` naming the stage that failed."""
+    if pipeline and image_size:
+        raise ValueError('image_size does not apply with pipeline: the pipeline sets '
+                         'the input size (change its crop with cfg_options)')
+    with stage('load config'):
+        cfg = load_config(config, parse_cfg_options(cfg_options))
+    dtype = amp_dtype(device) if amp else None
+    with config_scope(cfg):
+        torch.manual_seed(seed)
+        imports_mb = None if device.startswith('cuda') else peak_memory_mb(device)[0]
+        with stage('build model'):
+            model = build_model_from_cfg(cfg).to(device).train()
+        with stage('build optimizer wrapper'):
+            wrapper = build_benchmark_optim_wrapper(model, cfg, dtype, device)
+            wrapper.initialize_count_status(model, 0, warmup + iters + int(flops))
+        with stage('prepare batch'):
+            if pipeline:
+                batches = pipeline_batches(cfg, batch_size,
+                                           min(warmup + iters, MAX_PIPELINE_BATCHES), seed)
+                hw = batch_image_size(batches[0])
+            else:
+                hw = input_size(cfg, image_size)
+                batches = [pack_batch(cfg, photo_batch(batch_size, hw))]
+        if device.startswith('cuda'):
+            torch.cuda.reset_peak_memory_stats()
+        step_flops = ceiling = None
+        if flops:
+            with stage('count FLOPs'):
+                step_flops = count_step_flops(model, wrapper, batches[0])
+        with stage('train step'):
+            seconds, loss = timed_train_steps(model, wrapper, batches, warmup, iters,
+                                              device)
+        if flops:
+            with stage('matmul ceiling'):
+                ceiling = matmul_ceiling(device, dtype)
+    peak_mb, peak_kind = peak_memory_mb(device)
+    return dict(
+        config=config, error=None, model=type(model).__name__,
+        data_preprocessor=type(model.data_preprocessor).__name__,
+        optim_wrapper=type(wrapper).__name__,
+        images_per_s=batch_size * iters / seconds, sec_per_iter=seconds / iters,
+        peak_mem_mb=peak_mb, peak_mem_kind=peak_kind, peak_mem_before_model_mb=imports_mb,
+        params=sum(p.numel() for p in model.parameters()),
+        params_trainable=sum(p.numel() for p in model.parameters() if p.requires_grad),
+        **flop_figures(step_flops, seconds / iters, ceiling),
+        loss=loss, batch_size=batch_size, iters=iters, warmup=warmup, image_size=list(hw),
+        data='pipeline' if pipeline else 'photos', distinct_batches=len(batches),
+        device=device, dtype=str(dtype or torch.float32).replace('torch.', ''),
+        num_threads=torch.get_num_threads(), torch_version=torch.__version__)
