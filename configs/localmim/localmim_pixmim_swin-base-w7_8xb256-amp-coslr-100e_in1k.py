@@ -3,15 +3,7 @@
 # once on the image in front of all four per-patch normalized pixel targets
 # (8/16/32/32 px), and the conservative crop replaces RandomResizedCrop. A
 # combination no published code has.
-_base_ = './localmim_swin-base-w7_8xb256-amp-coslr-100e_in1k-pixel.py'
-model = dict(target=dict(filters=[dict(type='LowPassFilter', radius=40, reference_size=224,
-                                       output='magnitude')]))
-
-train_pipeline = [
-    dict(type='LoadImageSafely'),
-    dict(type='ConservativeCrop', crop_size=224, padding=4, interpolation='bicubic',
-         backend='pillow'),
-    dict(type='RandomFlip', prob=0.5),
-    dict(type='PackInputs'),
-]
+_base_ = ['./localmim_swin-base-w7_8xb256-amp-coslr-100e_in1k-pixel.py', '../_base_/pixmim.py']
+model = dict(target=dict(filters={{_base_.pixmim_filters}}))
+train_pipeline = {{_base_.pixmim_pipeline_224}}
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
