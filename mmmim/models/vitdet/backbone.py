@@ -27,6 +27,7 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from mmmim.converters.pos_embed import resize_abs_pos_embed
+from mmmim.models.layer_depth import vit_layer_depth
 from mmmim.registry import MODELS
 
 from .attention import RelPosAttention, window_partition, window_unpartition
@@ -171,15 +172,7 @@ class ViTDetBackbone(BaseModule):
         return (x.permute(0, 3, 1, 2).contiguous(),)
 
     def get_layer_depth(self, param_name: str, prefix: str = '') -> Tuple[int, int]:
-        """(depth, number of depths) for layer-wise lr decay, as mmpretrain's ViT:
-        stem (``patch_embed``, ``cls_token``, ``pos_embed``) 0, ``layers.i`` i + 1,
-        anything else (outside ``prefix``: neck, heads) ``num_layers + 1``."""
-        num_depths = self.num_layers + 2
-        if not param_name.startswith(prefix):
-            return num_depths - 1, num_depths
-        name = param_name[len(prefix):]
-        if name.startswith(('patch_embed', 'cls_token', 'pos_embed')):
-            return 0, num_depths
-        if name.startswith('layers.'):
-            return int(name.split('.')[1]) + 1, num_depths
-        return num_depths - 1, num_depths
+        """(depth, number of depths) for layer-wise lr decay: the ViT rule of
+        :mod:`mmmim.models.layer_depth` (stem 0, ``layers.i`` i + 1, anything else,
+        and anything outside ``prefix`` (neck, heads), ``num_layers + 1``)."""
+        return vit_layer_depth(param_name, prefix, num_blocks=self.num_layers)
