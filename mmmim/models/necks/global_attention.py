@@ -12,9 +12,10 @@ import torch
 from mmengine.model import BaseModule
 from mmpretrain.models.backbones.vision_transformer import TransformerEncoderLayer
 from torch import nn
-from torch.utils.checkpoint import checkpoint
 
 from mmmim.registry import MODELS
+
+from ..utils import run_block
 
 
 class GlobalAttentionBlock(BaseModule):
@@ -55,10 +56,7 @@ class GlobalAttentionBlock(BaseModule):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, c, h, w = x.shape
         tokens = x.flatten(2).transpose(1, 2)                    # [B, HW, C]
-        if self.with_cp and tokens.requires_grad:
-            tokens = checkpoint(self._tokens, tokens, use_reentrant=False)
-        else:
-            tokens = self._tokens(tokens)
+        tokens = run_block(self._tokens, tokens, with_cp=self.with_cp)
         return tokens.transpose(1, 2).reshape(b, c, h, w)
 
 

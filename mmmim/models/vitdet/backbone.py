@@ -24,10 +24,10 @@ from mmengine.model import BaseModule, ModuleList
 from mmengine.model.weight_init import trunc_normal_
 from mmpretrain.models.backbones import VisionTransformer
 from torch import nn
-from torch.utils.checkpoint import checkpoint
 
 from mmmim.converters.pos_embed import resize_abs_pos_embed
 from mmmim.models.layer_depth import vit_layer_depth
+from mmmim.models.utils import run_block
 from mmmim.registry import MODELS
 
 from .attention import RelPosAttention, window_partition, window_unpartition
@@ -165,10 +165,7 @@ class ViTDetBackbone(BaseModule):
                                    self.num_extra_tokens)[:, self.num_extra_tokens:]
         x = self.drop_after_pos(tokens + pos).view(-1, *hw, self.embed_dims)  # [B, h, w, C]
         for layer in self.layers:
-            if self.with_cp and self.training and x.requires_grad:
-                x = checkpoint(layer, x, use_reentrant=False)
-            else:
-                x = layer(x)
+            x = run_block(layer, x, with_cp=self.with_cp)
         return (x.permute(0, 3, 1, 2).contiguous(),)
 
     def get_layer_depth(self, param_name: str, prefix: str = '') -> Tuple[int, int]:
