@@ -113,8 +113,10 @@ def main(argv=None) -> int:
           f'true mean colour {errors["mean_colour"]:.1f} '
           f'(ratio {model_err / errors["mean_colour"]:.2f})')
     print(verdict(model_err / errors['mean_colour']))
-    print('render more images:\n  python ' + ' '.join(
-        [RENDER_TOOL, args.config, str(checkpoint), 'IMAGE...', '--out', 'recon.png']))
+    # the interpreter running this (the project's environment), not a bare `python`
+    print('render more images:\n  ' + ' '.join(
+        [sys.executable, RENDER_TOOL, args.config, str(checkpoint), 'IMAGE...',
+         '--out', 'recon.png']))
     return 0
 
 
