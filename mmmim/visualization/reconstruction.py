@@ -14,8 +14,12 @@ a per-patch normalization:
   zero mean, unit variance, drawn with the preprocessor's mean / std).
 
 :func:`masked_unit_errors` measures the mean squared error (0-255 pixel units) of
-masked units against the baseline of filling each masked unit with its true mean
-colour. All tensors are in the data preprocessor's normalized space.
+masked units for the model and three baselines: ``mean_colour`` fills each masked
+unit with its own true mean colour (an oracle: it knows every masked unit's mean),
+``visible_mean`` fills them with the mean colour of the visible pixels, and
+``interpolation`` smoothly interpolates the visible pixels into the masked units
+(normalized Gaussian convolution). The last two use only what the model sees. All
+tensors are in the data preprocessor's normalized space.
 """
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -28,7 +32,7 @@ from mmmim.models.utils import patchify, resample_mask, unpatchify
 
 __all__ = ['PixelReconstruction', 'reconstruct_pixels', 'reconstruction_grid',
            'masked_unit_errors', 'to_uint8', 'masked_input', 'preprocessor_stats',
-           'TRUE_STATS', 'NONE_BORROWED']
+           'interpolate_visible', 'TRUE_STATS', 'NONE_BORROWED']
 
 TRUE_STATS = 'true patch statistics'
 NONE_BORROWED = 'none borrowed'
@@ -171,19 +175,59 @@ def reconstruct_pixels(model, images: torch.Tensor) -> List[PixelReconstruction]
         for label, patches in _prediction_variants(pred, raw, target).items():
             pasted = torch.where(weight[:, None] > 0, patches, raw)
             record.variants[label] = (show(patches), show(pasted))
-        record.errors = masked_unit_errors_of(pred, raw, weight, target, std)
+        record.errors = masked_unit_errors_of(pred, raw, weight, target, std, grid)
         results.append(record)
     return results
 
 
+def _visible_mean(raw: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """Every patch ``[L, p*p*3]`` filled with the mean colour of the visible ones
+    (``weight`` 0)."""
+    per_pixel = raw.view(raw.shape[0], -1, 3)
+    visible = per_pixel[weight == 0].reshape(-1, 3)
+    colour = visible.mean(0) if len(visible) else per_pixel.reshape(-1, 3).mean(0)
+    return colour.expand_as(per_pixel).reshape(raw.shape)
+
+
+def _gaussian_blur(images: torch.Tensor, sigma: float) -> torch.Tensor:
+    """``[N, 1, H, W]`` blurred by a separable Gaussian (zero padding)."""
+    radius = max(1, int(3 * sigma))
+    x = torch.arange(-radius, radius + 1, dtype=images.dtype)
+    kernel = torch.exp(-0.5 * (x / sigma) ** 2)
+    kernel = kernel / kernel.sum()
+    out = torch.nn.functional.conv2d(images, kernel.view(1, 1, 1, -1), padding=(0, radius))
+    return torch.nn.functional.conv2d(out, kernel.view(1, 1, -1, 1), padding=(radius, 0))
+
+
+def interpolate_visible(raw: torch.Tensor, weight: torch.Tensor, patch: int,
+                        grid: Tuple[int, int]) -> torch.Tensor:
+    """Patches ``[L, p*p*3]`` whose masked ones (``weight`` > 0) are the visible
+    pixels smoothly spread into them: normalized convolution, ``blur(image *
+    visible) / blur(visible)``, with a Gaussian of sigma ``patch / 2``."""
+    image = unpatchify(raw[None], patch, grid)[0]                   # [3, H, W]
+    visible = unpatchify((weight == 0).float()[None, :, None].expand(1, -1, raw.shape[1]),
+                         patch, grid)[0, :1]                        # [1, H, W]
+    sigma = patch / 2
+    spread = _gaussian_blur((image * visible)[:, None], sigma)[:, 0]
+    support = _gaussian_blur(visible[None], sigma)[0].clamp(min=1e-6)
+    return patchify((spread / support)[None], patch)[0]
+
+
 def masked_unit_errors_of(pred: torch.Tensor, raw: torch.Tensor, weight: torch.Tensor,
-                          target: PixelTarget, std: torch.Tensor) -> Dict[str, Optional[float]]:
+                          target: PixelTarget, std: torch.Tensor,
+                          grid: Tuple[int, int]) -> Dict[str, Optional[float]]:
     """One image's masked-unit MSE (0-255 units): ``model`` (nothing borrowed; None
     for a per-patch normalized target, which has no pixels without borrowing),
-    ``model_true_stats`` (normalized targets only) and ``mean_colour`` (each masked
-    unit filled with its true mean colour)."""
+    ``model_true_stats`` (normalized targets only), and the baselines ``mean_colour``
+    (each masked unit filled with its true mean colour: an oracle), ``visible_mean``
+    (with the visible pixels' mean colour) and ``interpolation``
+    (:func:`interpolate_visible`). ``raw``, ``pred``: ``[L, p*p*3]`` on ``grid``."""
     errors = dict(model=None, model_true_stats=None,
-                  mean_colour=_pixel_mse(_mean_colour(raw), raw, weight, std))
+                  mean_colour=_pixel_mse(_mean_colour(raw), raw, weight, std),
+                  visible_mean=_pixel_mse(_visible_mean(raw, weight), raw, weight, std),
+                  interpolation=_pixel_mse(
+                      interpolate_visible(raw, weight, target.patch_size, grid),
+                      raw, weight, std))
     variants = _prediction_variants(pred, raw, target)
     if target.normalize:
         errors['model_true_stats'] = _pixel_mse(variants[TRUE_STATS], raw, weight, std)

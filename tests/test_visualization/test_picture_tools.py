@@ -184,3 +184,13 @@ def test_reconstruction_hook__missing_image_is_named(tmp_path):
     assert image_files([str(tmp_path)]) == [tmp_path / 'a.png']
     with pytest.raises(FileNotFoundError, match='nowhere.jpg'):
         image_files([str(tmp_path), 'nowhere.jpg'])
+
+
+def test_demo_verdict__names_the_strongest_baseline_the_model_clearly_beats():
+    module = runpy.run_path(str(ROOT / 'tools' / 'analysis_tools' / 'demo_summary.py'))
+    verdict = module['verdict']
+    base = dict(model_true_stats=None, visible_mean=1000., interpolation=500., mean_colour=250.)
+    assert 'does not clearly beat' in verdict(dict(base, model=900.))
+    assert 'visible neighbours' in verdict(dict(base, model=700.))
+    assert 'than interpolating' in verdict(dict(base, model=390.))
+    assert 'true mean colours' in verdict(dict(base, model=150.))

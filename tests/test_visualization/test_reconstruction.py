@@ -5,9 +5,15 @@ import torch
 from mmengine.registry import init_default_scope
 from test_models.tiny import tiny_mae_cfg
 
+from mmmim.models.utils import patchify
 from mmmim.registry import MODELS
 from mmmim.visualization import reconstruct_pixels, reconstruction_grid
-from mmmim.visualization.reconstruction import MASKED_GREY, NONE_BORROWED, TRUE_STATS
+from mmmim.visualization.reconstruction import (
+    MASKED_GREY,
+    NONE_BORROWED,
+    TRUE_STATS,
+    interpolate_visible,
+)
 
 init_default_scope('mmmim')
 PREPROCESSOR = dict(mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375])
@@ -71,6 +77,45 @@ def test_mean_colour_error__equals_the_masked_units_per_channel_variance(photo_b
     masked_cells = unit.reshape(4, 16, 4, 16)[:, 0, :, 0].reshape(16)
     expected = cells[masked_cells].var(axis=1).mean()
     assert abs(r.errors['mean_colour'] - expected) <= 1e-3 * expected
+
+
+def test_visible_mean_error__is_the_masked_pixels_spread_around_the_visible_mean_colour(
+        photo_batch):
+    model = build_model(target=dict(type='PixelTarget', patch_size=16, normalize=False))
+    torch.manual_seed(3)
+    r = reconstruct_pixels(model, photo_batch[:1])[0]
+    torch.manual_seed(3)
+    unit = unit_pixels(model.masker(photo_batch[:1]).mask[0])
+    std = torch.tensor(PREPROCESSOR['std'])
+    image = (photo_batch[0].permute(1, 2, 0) * std).numpy()
+    colour = image[~unit].mean(0)
+    expected = ((image[unit] - colour) ** 2).mean()
+    assert abs(r.errors['visible_mean'] - expected) <= 1e-3 * expected
+
+
+def test_interpolation__fills_masked_units_from_visible_pixels_only(photo_batch):
+    image = photo_batch[:1]
+    patches = patchify(image, 16)[0]                               # [16, 768]
+    weight = torch.zeros(16)
+    weight[[5, 6, 9]] = 1
+    filled = interpolate_visible(patches, weight, 16, (4, 4))
+    changed = patches.clone()
+    changed[weight > 0] = torch.randn_like(changed[weight > 0]) * 50  # hidden content
+    assert torch.allclose(interpolate_visible(changed, weight, 16, (4, 4)), filled)
+    flat = torch.full_like(patches, 0.7)
+    assert torch.allclose(interpolate_visible(flat, weight, 16, (4, 4)), flat, atol=1e-5)
+
+
+def test_interpolation__follows_a_smooth_ramp_better_than_the_visible_mean_colour():
+    ramp = torch.linspace(-2, 2, 64).view(1, 1, 1, 64).expand(1, 3, 64, 64)
+    patches = patchify(ramp, 16)[0]
+    weight = torch.zeros(16)
+    weight[[1, 5, 9, 13]] = 1                                      # the second column
+    masked = weight > 0
+    filled = interpolate_visible(patches, weight, 16, (4, 4))
+    interpolation_error = (filled - patches)[masked].pow(2).mean()
+    mean_colour_error = (patches[~masked].mean() - patches)[masked].pow(2).mean()
+    assert interpolation_error < 0.5 * mean_colour_error
 
 
 def test_reconstruction_grid__stacks_three_panels_per_image(photo_batch):
