@@ -122,6 +122,9 @@ class LoadImageSafely(BaseTransform):
         exif_orientation: apply the EXIF orientation tag.
         to_float32: return float32 instead of uint8 (as mmcv's loader).
         backend_args: mmengine file backend arguments (as mmcv's loader).
+        cache_images: keep up to this many decoded images in memory (per loader
+            worker) and hand out copies, for datasets small enough to fit (the demo
+            photographs); 0 (default) decodes every time.
     """
 
     def __init__(self,
@@ -130,7 +133,8 @@ class LoadImageSafely(BaseTransform):
                  max_pixels: Optional[int] = DEFAULT_MAX_PIXELS,
                  exif_orientation: bool = True,
                  to_float32: bool = False,
-                 backend_args: Optional[dict] = None) -> None:
+                 backend_args: Optional[dict] = None,
+                 cache_images: int = 0) -> None:
         if on_error not in ON_ERROR_CHOICES:
             raise ValueError(f'LoadImageSafely: on_error={on_error!r}, '
                              f'expected one of {ON_ERROR_CHOICES}')
@@ -144,12 +148,16 @@ class LoadImageSafely(BaseTransform):
         self.to_float32 = to_float32
         self.backend_args = backend_args
         self.skipped = SkippedImages()
+        if cache_images < 0:
+            raise ValueError(f'LoadImageSafely: cache_images must be >= 0, got {cache_images}')
+        self.cache_images = cache_images
+        self._decoded: dict = {}
 
     def transform(self, results: dict) -> Optional[dict]:
         """Load ``results['img_path']``; ``None`` if it is unusable and skipping."""
         path = str(results['img_path'])
         try:
-            img = self.load(path)
+            img = self.load_cached(path)
         except ImageLoadError as err:
             if self.on_error == 'raise':
                 raise
@@ -159,6 +167,16 @@ class LoadImageSafely(BaseTransform):
         results['img_shape'] = img.shape[:2]
         results['ori_shape'] = img.shape[:2]
         return results
+
+    def load_cached(self, path: str) -> np.ndarray:
+        """:meth:`load`, from the in-memory cache when ``cache_images`` allows (a
+        copy: later transforms may write into it)."""
+        if path in self._decoded:
+            return self._decoded[path].copy()
+        img = self.load(path)
+        if len(self._decoded) < self.cache_images:
+            self._decoded[path] = img.copy()
+        return img
 
     def load(self, path: str) -> np.ndarray:
         """Read and decode ``path`` into BGR uint8 ``[H, W, 3]``.

@@ -218,3 +218,21 @@ def test_load__broken_file_raises_naming_file_in_raise_mode(kind, tmp_path, chel
 def test_load__unknown_on_error_rejected_naming_value():
     with pytest.raises(ValueError, match="on_error='ignore'"):
         LoadImageSafely(on_error='ignore')
+
+
+def test_cache_images__serves_copies_of_the_first_decode_up_to_its_limit(chelsea, camera,
+                                                                         tmp_path):
+    first, second = tmp_path / 'chelsea.png', tmp_path / 'camera.png'
+    Image.fromarray(chelsea).save(first)
+    Image.fromarray(camera).save(second)
+    loader = LoadImageSafely(cache_images=1)
+    decoded = loader({'img_path': str(first)})['img']
+    decoded[:] = 0                                   # a later transform writing in place
+    first.unlink()                                   # served from memory from now on
+    again = loader({'img_path': str(first)})['img']
+    np.testing.assert_array_equal(again[:, :, ::-1], chelsea)
+    loader({'img_path': str(second)})
+    second.unlink()                                  # over the limit: not cached
+    assert loader({'img_path': str(second)}) is None
+    with pytest.raises(ValueError, match='cache_images'):
+        LoadImageSafely(cache_images=-1)
