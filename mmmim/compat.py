@@ -18,6 +18,11 @@ Each shim is small, idempotent and has a test that fails without it
    pretraining window 8 -> fine-tuning window 16) are replaced in mmpretrain's
    backbone modules by mmmim's single resizer (:mod:`mmmim.converters.pos_embed`), so
    every load path resizes alike.
+4. mmcv's ``adjust_hue`` (mmpretrain's ``ColorJitter(hue=...)``) shifts the hue channel
+   by ``np.uint8(hue_factor * 255)``, which numpy 2 refuses for a negative factor
+   (``OverflowError: Python integer -29 out of bounds for uint8``): every second
+   jittered image fails. :func:`adjust_hue` rotates the hue channel modulo 256 the
+   same way and replaces it where mmcv and mmpretrain look it up.
 """
 import pickle
 
@@ -111,6 +116,49 @@ def route_mmpretrain_resizers() -> list:
     return routed
 
 
+def adjust_hue(img: np.ndarray, hue_factor: float, backend=None) -> np.ndarray:
+    """mmcv's ``adjust_hue`` contract (BGR ``[H, W, 3]`` in, same dtype out; the hue
+    rotated by ``hue_factor`` in [-0.5, 0.5] of a turn, 256 steps per turn) for any
+    sign of ``hue_factor`` under numpy 2."""
+    import cv2
+    from PIL import Image
+    if not -0.5 <= hue_factor <= 0.5:
+        raise ValueError(f'hue_factor:{hue_factor} is not in [-0.5, 0.5].')
+    if not (isinstance(img, np.ndarray) and img.ndim in (2, 3)):
+        raise TypeError('img should be ndarray with dim=[2 or 3].')
+    from mmcv.image import io
+    backend = backend or io.imread_backend
+    if backend not in ('cv2', 'pillow'):
+        raise ValueError(f'backend: {backend} is not supported. '
+                         "Supported backends are 'cv2', 'pillow'")
+    shift = int(hue_factor * 255) % 256          # C's wrap of a negative shift
+    rotate = lambda h: ((h.astype(np.int16) + shift) % 256).astype(np.uint8)  # noqa: E731
+    if backend == 'pillow':
+        hsv = Image.fromarray(img.astype(np.uint8)[..., ::-1], mode='RGB').convert('HSV')
+        h, s, v = hsv.split()
+        h = Image.fromarray(rotate(np.array(h)), 'L')
+        rgb = Image.merge('HSV', (h, s, v)).convert('RGB')
+        return np.array(rgb, dtype=img.dtype)[..., ::-1]
+    h, s, v = cv2.split(cv2.cvtColor(img.astype(np.uint8), cv2.COLOR_BGR2HSV_FULL))
+    bgr = cv2.cvtColor(cv2.merge([rotate(h), s, v]), cv2.COLOR_HSV2BGR_FULL)
+    return bgr.astype(img.dtype)
+
+
+def route_adjust_hue() -> list:
+    """Put :func:`adjust_hue` where mmcv exports it (``mmcv``, ``mmcv.image``,
+    ``mmcv.image.photometric``); returns the names replaced (idempotent)."""
+    import mmcv
+    import mmcv.image
+    from mmcv.image import photometric
+    routed = []
+    for module in (mmcv, mmcv.image, photometric):
+        if getattr(module, 'adjust_hue', None) is not adjust_hue:
+            module.adjust_hue = adjust_hue
+            routed.append(f'{module.__name__}.adjust_hue')
+    return routed
+
+
 allow_training_checkpoint_globals()
 restore_numpy_aliases()
 route_mmpretrain_resizers()
+route_adjust_hue()

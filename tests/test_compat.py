@@ -1,4 +1,5 @@
 """Stack shims of mmmim.compat, each checked against the failure it fixes."""
+import importlib
 import io
 import pickle
 from contextlib import contextmanager
@@ -129,3 +130,34 @@ def test_numpy_in1d__restored_for_mmpretrain_retrieval_metrics():
     recall = RetrievalRecall.calculate(torch.tensor([[0.1, 0.9, 0.2]]),
                                        torch.tensor([[0, 1, 0]]), topk=1)
     assert float(recall[0]) == 100.0
+
+
+@pytest.mark.parametrize('backend', ['pillow', 'cv2'])
+def test_adjust_hue__negative_factors_rotate_the_hue_the_other_way(backend):
+    from mmcv.image import photometric
+    from skimage import data
+    bgr = np.ascontiguousarray(data.astronaut()[::4, ::4, ::-1])
+    shim = photometric.adjust_hue
+    assert shim is compat.adjust_hue                     # routed at import
+    original = importlib.reload(photometric).adjust_hue  # mmcv's own function
+    try:
+        with pytest.raises(OverflowError):               # what numpy 2 does to it
+            original(bgr, -0.2, backend=backend)
+        for factor in (0.1, 0.5):                        # unchanged where it worked
+            np.testing.assert_array_equal(shim(bgr, factor, backend=backend),
+                                          original(bgr, factor, backend=backend))
+        turned = shim(shim(bgr, 0.2, backend=backend), -0.2, backend=backend)
+        assert np.abs(turned.astype(int) - bgr).mean() < 3  # a turn back (HSV rounding)
+        assert np.abs(shim(bgr, -0.2, backend=backend).astype(int) - bgr).mean() > 10
+    finally:
+        compat.route_adjust_hue()
+
+
+def test_color_jitter__runs_with_hue_under_numpy_2():
+    from mmpretrain.datasets.transforms import ColorJitter
+    from skimage import data
+    jitter = ColorJitter(brightness=0.4, contrast=0.4, saturation=0.4, hue=0.5)
+    np.random.seed(0)
+    for _ in range(8):                                   # both signs of the hue factor
+        out = jitter({'img': np.ascontiguousarray(data.chelsea()[..., ::-1])})['img']
+        assert out.shape == (300, 451, 3) and out.dtype == np.uint8
