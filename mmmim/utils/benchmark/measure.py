@@ -1,4 +1,8 @@
-"""Timing, FLOPs and peak memory of a config's training steps, in this process."""
+"""Timing, FLOPs and peak memory of training steps, in this process.
+
+:func:`measure_steps` is the one timing procedure: it takes a :data:`Step` callable,
+our configs' (:func:`train_step_fn`, by :func:`benchmark_config`) or an official
+code's (:mod:`.official`), so both sides are timed by the same loop."""
 import resource
 import sys
 import time
