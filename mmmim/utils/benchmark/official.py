@@ -17,11 +17,8 @@ Nothing of the official codes is part of mmmim; the shims they need today are in
 import argparse
 import importlib
 import json
-import os
 import statistics
-import subprocess
 import sys
-import tempfile
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,7 +28,7 @@ import torch
 from torch import nn
 
 from .data import normalized_photo_batch
-from .isolate import run_isolated
+from .isolate import run_isolated, run_worker
 from .measure import (
     FIGURES,
     StageError,
@@ -342,22 +339,10 @@ def side_options(args: argparse.Namespace, batch_size: int) -> List[str]:
 def run_official_isolated(name: str, args: argparse.Namespace, batch_size: int) -> dict:
     """:func:`benchmark_official` in a fresh ``python -m mmmim.utils.benchmark.official``."""
     entry = OFFICIAL_MODELS[name]
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-        p for p in (str(REPO_ROOT), os.environ.get('PYTHONPATH')) if p))
-    root = getattr(args, entry.checkout.dest)
-    with tempfile.TemporaryDirectory() as tmp:
-        out = os.path.join(tmp, 'result.json')
-        command = [sys.executable, '-m', 'mmmim.utils.benchmark.official',
-                   '--worker', name, entry.checkout.option, str(root),
-                   *side_options(args, batch_size), '--worker-out', out]
-        proc = subprocess.run(command, capture_output=True, text=True, env=env)
-        result = json.loads(Path(out).read_text()) if os.path.exists(out) else None
-    if result is None:
-        tail = ' | '.join(proc.stderr.strip().splitlines()[-3:])
-        result = official_failure(name, f'worker exited with code {proc.returncode}: {tail}')
-    if result.get('error'):
-        sys.stderr.write(proc.stderr[-4000:])
-    return result
+    argv = ['--worker', name, entry.checkout.option, str(getattr(args, entry.checkout.dest)),
+            *side_options(args, batch_size)]
+    return run_worker('mmmim.utils.benchmark.official', argv,
+                      lambda message: official_failure(name, message))
 
 
 def run_ours_isolated(name: str, args: argparse.Namespace, batch_size: int) -> dict:
