@@ -11,22 +11,38 @@ runs in a fresh subprocess, so a CPU run's peak RSS is that config's own.
 
 One module per job: :mod:`.data` (the batches), :mod:`.precision` (the config's
 optimizer wrapper at fp32 or AMP), :mod:`.measure` (timing, FLOPs, memory in this
-process), :mod:`.isolate` (a fresh process per config), :mod:`.report` (ratios and the
-table), :mod:`.cli`. See docs/benchmark.md.
+process; :func:`measure_steps` is the one timing procedure, also of the official
+codes), :mod:`.isolate` (a fresh process per config), :mod:`.report` (ratios and the
+table), :mod:`.cli`; :mod:`.official` (not imported here: ``python -m
+mmmim.utils.benchmark.official``) times the official codes beside ours, with the shims
+of :mod:`.official_shims`. See docs/benchmark.md.
 """
 from .cli import main, parse_args
-from .data import PHOTOS, batch_image_size, pack_batch, photo, photo_batch, pipeline_batches
+from .data import (
+    PHOTOS,
+    batch_image_size,
+    normalized_photo_batch,
+    pack_batch,
+    photo,
+    photo_batch,
+    pipeline_batches,
+)
 from .isolate import failure, run_isolated, worker_main
 from .measure import (
     FIGURES,
     StageError,
+    Step,
     benchmark_config,
+    count_flops,
     count_step_flops,
     flop_figures,
     matmul_ceiling,
+    measure_steps,
     peak_memory_mb,
     stage,
+    timed_steps,
     timed_train_steps,
+    train_step_fn,
 )
 from .precision import (
     amp_dtype,
@@ -37,10 +53,11 @@ from .precision import (
 )
 from .report import add_ratios, format_table
 
-__all__ = ['FIGURES', 'PHOTOS', 'StageError', 'add_ratios', 'amp_dtype',
+__all__ = ['FIGURES', 'PHOTOS', 'Step', 'StageError', 'add_ratios', 'amp_dtype',
            'batch_image_size', 'benchmark_config', 'build_benchmark_optim_wrapper',
-           'count_step_flops', 'failure', 'flop_figures', 'format_table', 'main',
-           'matmul_ceiling', 'optim_wrapper_class', 'pack_batch', 'parse_args',
-           'peak_memory_mb', 'photo', 'photo_batch', 'pipeline_batches',
-           'precision_counterpart', 'registered_wrappers', 'run_isolated', 'stage',
-           'timed_train_steps', 'worker_main']
+           'count_flops', 'count_step_flops', 'failure', 'flop_figures', 'format_table',
+           'main', 'matmul_ceiling', 'measure_steps', 'normalized_photo_batch',
+           'optim_wrapper_class', 'pack_batch', 'parse_args', 'peak_memory_mb', 'photo',
+           'photo_batch', 'pipeline_batches', 'precision_counterpart',
+           'registered_wrappers', 'run_isolated', 'stage', 'timed_steps',
+           'timed_train_steps', 'train_step_fn', 'worker_main']

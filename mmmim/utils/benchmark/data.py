@@ -24,14 +24,19 @@ from mmmim.datasets.demo import DEMO_PHOTOS, select_photos
 
 from ..config import HW, collate_function, train_pipeline
 
-__all__ = ['PHOTOS', 'MAX_PIPELINE_BATCHES', 'photo', 'photo_batch', 'pack_batch',
-           'build_train_pipeline', 'pipeline_batches', 'batch_image_size']
+__all__ = ['PHOTOS', 'MAX_PIPELINE_BATCHES', 'IMAGENET_MEAN', 'IMAGENET_STD', 'photo',
+           'photo_batch', 'normalized_photo_batch', 'pack_batch', 'build_train_pipeline',
+           'pipeline_batches', 'batch_image_size']
 
 # The demo photographs (scikit-image's, readable offline); grey ones become RGB.
 PHOTOS = tuple(p.name for p in DEMO_PHOTOS)
 # Distinct pipeline batches at most (cycled over warm-up + timed steps): the batches
 # are held in memory, so their number is bounded to keep the peak RSS comparable.
 MAX_PIPELINE_BATCHES = 4
+# ImageNet statistics of RGB in [0, 1]: torchvision's ``Normalize`` in the official
+# training transforms; our configs' data preprocessors use the same x 255.
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 # ---------------------------------------------------------------------------- photos
@@ -56,6 +61,18 @@ def photo_batch(batch_size: int, hw: HW) -> List[torch.Tensor]:
     names = [PHOTOS[i % len(PHOTOS)] for i in range(batch_size)]
     photos = {name: photo(name, hw) for name in set(names)}
     return [photos[name] for name in names]
+
+
+def normalized_photo_batch(batch_size: int, hw: HW, mean: Sequence[float] = IMAGENET_MEAN,
+                           std: Sequence[float] = IMAGENET_STD) -> torch.Tensor:
+    """The :func:`photo_batch` photographs as the official codes' training transforms
+    hand them to the model (``ToTensor`` then ``Normalize``): float ``[B, 3, h, w]``,
+    RGB in [0, 1], standardized by ``mean`` / ``std``. Equal (up to rounding) to what
+    our configs' data preprocessors make of the same uint8 BGR photographs."""
+    images = torch.stack(photo_batch(batch_size, hw)).flip(1).float() / 255  # BGR -> RGB
+    mean_t = torch.tensor(mean).view(1, 3, 1, 1)
+    std_t = torch.tensor(std).view(1, 3, 1, 1)
+    return (images - mean_t) / std_t
 
 
 def pack_batch(cfg: Config, images: Sequence[torch.Tensor]) -> dict:

@@ -7,7 +7,7 @@ import sys
 import tempfile
 import traceback
 from pathlib import Path
-from typing import List
+from typing import Callable, List, Sequence
 
 from .measure import FIGURES, StageError, benchmark_config
 
@@ -33,23 +33,30 @@ def worker_options(args: argparse.Namespace) -> List[str]:
     return argv
 
 
-def run_isolated(config: str, args: argparse.Namespace) -> dict:
-    """Benchmark ``config`` in a fresh ``python -m mmmim.utils.benchmark`` process."""
+def run_worker(module: str, argv: Sequence[str], failed: Callable[[str], dict]) -> dict:
+    """``python -m module *argv --worker-out OUT`` in a fresh process (this package's
+    root first on ``PYTHONPATH``) and the record it wrote to OUT; ``failed(message)``
+    when it wrote none. A failed record's worker stderr goes to stderr."""
     package_root = str(Path(__file__).resolve().parents[3])
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
         p for p in (package_root, os.environ.get('PYTHONPATH')) if p))
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, 'result.json')
-        command = [sys.executable, '-m', 'mmmim.utils.benchmark', config,
-                   *worker_options(args), '--worker-out', out]
+        command = [sys.executable, '-m', module, *argv, '--worker-out', out]
         proc = subprocess.run(command, capture_output=True, text=True, env=env)
         result = json.loads(Path(out).read_text()) if os.path.exists(out) else None
     if result is None:
         tail = ' | '.join(proc.stderr.strip().splitlines()[-3:])
-        result = failure(config, f'worker exited with code {proc.returncode}: {tail}')
+        result = failed(f'worker exited with code {proc.returncode}: {tail}')
     if result.get('error'):
         sys.stderr.write(proc.stderr[-4000:])
     return result
+
+
+def run_isolated(config: str, args: argparse.Namespace) -> dict:
+    """Benchmark ``config`` in a fresh ``python -m mmmim.utils.benchmark`` process."""
+    return run_worker('mmmim.utils.benchmark', [config, *worker_options(args)],
+                      lambda message: failure(config, message))
 
 
 def worker_main(args: argparse.Namespace) -> int:

@@ -1,9 +1,13 @@
-"""Timing, FLOPs and peak memory of a config's training steps, in this process."""
+"""Timing, FLOPs and peak memory of training steps, in this process.
+
+:func:`measure_steps` is the one timing procedure: it takes a :data:`Step` callable,
+our configs' (:func:`train_step_fn`, by :func:`benchmark_config`) or an official
+code's (:mod:`.official`), so both sides are timed by the same loop."""
 import resource
 import sys
 import time
 from contextlib import contextmanager
-from typing import Iterator, Optional, Sequence, Tuple, Union
+from typing import Callable, Iterator, Optional, Sequence, Tuple, Union
 
 import torch
 from mmengine.optim import OptimWrapper
@@ -37,17 +41,27 @@ def _sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def timed_train_steps(model: nn.Module, wrapper: OptimWrapper,
-                      batches: Union[dict, Sequence[dict]], warmup: int, iters: int,
-                      device: str) -> Tuple[float, float]:
-    """Seconds spent in ``iters`` train steps after ``warmup`` untimed ones, and the
-    last loss; step ``i`` trains on ``batches[i % len(batches)]`` (one dict: every
-    step). The loss is read every step, as the Runner's logging does."""
+#: A training step: ``step(i)`` trains on the i-th step's inputs and returns the loss
+#: (read as a float, as the training loops log it). Ours: ``model.train_step``; the
+#: official codes': :mod:`.official`. Both are timed by :func:`measure_steps`.
+Step = Callable[[int], float]
+
+
+def train_step_fn(model: nn.Module, wrapper: OptimWrapper,
+                  batches: Union[dict, Sequence[dict]]) -> Step:
+    """mmengine's training step as a :data:`Step`: step ``i`` trains on
+    ``batches[i % len(batches)]`` (one dict: every step)."""
     batches = [batches] if isinstance(batches, dict) else list(batches)
 
     def step(i: int) -> float:
         return float(model.train_step(dict(batches[i % len(batches)]), wrapper)['loss'])
 
+    return step
+
+
+def timed_steps(step: Step, warmup: int, iters: int, device: str) -> Tuple[float, float]:
+    """Seconds spent in steps ``warmup .. warmup + iters - 1`` after the untimed steps
+    ``0 .. warmup - 1``, and the last loss."""
     loss = float('nan')
     for i in range(warmup):
         loss = step(i)
@@ -59,16 +73,28 @@ def timed_train_steps(model: nn.Module, wrapper: OptimWrapper,
     return time.perf_counter() - start, loss
 
 
-def count_step_flops(model: nn.Module, wrapper: OptimWrapper, batch: dict) -> int:
-    """FLOPs of one training step (forward + backward; the optimizer's element-wise
-    update is not counted), by ``torch.utils.flop_counter.FlopCounterMode``, which
-    counts matrix multiplications, convolutions and attention. The step is a real one
-    (it updates the parameters), run before the timed ones."""
+def timed_train_steps(model: nn.Module, wrapper: OptimWrapper,
+                      batches: Union[dict, Sequence[dict]], warmup: int, iters: int,
+                      device: str) -> Tuple[float, float]:
+    """:func:`timed_steps` of ``model.train_step`` (see :func:`train_step_fn`)."""
+    return timed_steps(train_step_fn(model, wrapper, batches), warmup, iters, device)
+
+
+def count_flops(step: Step) -> int:
+    """FLOPs of one training step, ``step(0)`` (forward + backward; the optimizer's
+    element-wise update is not counted), by ``torch.utils.flop_counter.FlopCounterMode``,
+    which counts matrix multiplications, convolutions and attention. The step is a
+    real one (it updates the parameters), run before the timed ones."""
     from torch.utils.flop_counter import FlopCounterMode
     counter = FlopCounterMode(display=False)
     with counter:
-        model.train_step(dict(batch), wrapper)
+        step(0)
     return int(counter.get_total_flops())
+
+
+def count_step_flops(model: nn.Module, wrapper: OptimWrapper, batch: dict) -> int:
+    """:func:`count_flops` of one ``model.train_step`` on ``batch``."""
+    return count_flops(train_step_fn(model, wrapper, batch))
 
 
 def matmul_ceiling(device: str, dtype: Optional[torch.dtype], size: int = CEILING_SIZE,
@@ -93,6 +119,43 @@ def flop_figures(flops: Optional[int], sec_per_iter: float, ceiling: Optional[fl
     return dict(flops_per_step=flops, achieved_flops_per_s=achieved,
                 matmul_ceiling_flops_per_s=ceiling,
                 flop_fraction=achieved / ceiling if achieved and ceiling else None)
+
+
+def measure_steps(step: Step, batch_size: int, warmup: int, iters: int, device: str,
+                  dtype: Optional[torch.dtype], flops: bool = True) -> dict:
+    """The one timing procedure of every benchmark (ours and the official codes'):
+    CUDA peak statistics reset; with ``flops``, one extra untimed step counted by
+    :func:`count_flops`; ``warmup`` untimed and ``iters`` timed steps
+    (:func:`timed_steps`); with ``flops``, the matmul ceiling at ``dtype``. Returns
+    ``images_per_s``, ``sec_per_iter``, ``loss`` and :func:`flop_figures`. Raises
+    :class:`StageError` naming the stage that failed."""
+    if device.startswith('cuda'):
+        torch.cuda.reset_peak_memory_stats()
+    step_flops = ceiling = None
+    if flops:
+        with stage('count FLOPs'):
+            step_flops = count_flops(step)
+    with stage('train step'):
+        seconds, loss = timed_steps(step, warmup, iters, device)
+    if flops:
+        with stage('matmul ceiling'):
+            ceiling = matmul_ceiling(device, dtype)
+    return dict(images_per_s=batch_size * iters / seconds, sec_per_iter=seconds / iters,
+                loss=loss, **flop_figures(step_flops, seconds / iters, ceiling))
+
+
+def run_settings(batch_size: int, iters: int, warmup: int, device: str,
+                 dtype: Optional[torch.dtype]) -> dict:
+    """The settings every benchmark record carries."""
+    return dict(batch_size=batch_size, iters=iters, warmup=warmup, device=device,
+                dtype=str(dtype or torch.float32).replace('torch.', ''),
+                num_threads=torch.get_num_threads(), torch_version=torch.__version__)
+
+
+def imports_peak_mb(device: str) -> Optional[float]:
+    """CPU: the peak RSS so far (call it after the imports, before the model is
+    built); CUDA: None."""
+    return None if device.startswith('cuda') else peak_memory_mb(device)[0]
 
 
 def peak_memory_mb(device: str) -> Tuple[float, str]:
@@ -120,7 +183,7 @@ def benchmark_config(config: str, batch_size: int, iters: int, warmup: int = 1,
     dtype = amp_dtype(device) if amp else None
     with config_scope(cfg):
         torch.manual_seed(seed)
-        imports_mb = None if device.startswith('cuda') else peak_memory_mb(device)[0]
+        imports_mb = imports_peak_mb(device)
         with stage('build model'):
             model = build_model_from_cfg(cfg).to(device).train()
         with stage('build optimizer wrapper'):
@@ -134,29 +197,21 @@ def benchmark_config(config: str, batch_size: int, iters: int, warmup: int = 1,
             else:
                 hw = input_size(cfg, image_size)
                 batches = [pack_batch(cfg, photo_batch(batch_size, hw))]
-        if device.startswith('cuda'):
-            torch.cuda.reset_peak_memory_stats()
-        step_flops = ceiling = None
-        if flops:
-            with stage('count FLOPs'):
-                step_flops = count_step_flops(model, wrapper, batches[0])
-        with stage('train step'):
-            seconds, loss = timed_train_steps(model, wrapper, batches, warmup, iters,
-                                              device)
-        if flops:
-            with stage('matmul ceiling'):
-                ceiling = matmul_ceiling(device, dtype)
+        figures = measure_steps(train_step_fn(model, wrapper, batches), batch_size,
+                                warmup, iters, device, dtype, flops)
     peak_mb, peak_kind = peak_memory_mb(device)
     return dict(
         config=config, error=None, model=type(model).__name__,
         data_preprocessor=type(model.data_preprocessor).__name__,
-        optim_wrapper=type(wrapper).__name__,
-        images_per_s=batch_size * iters / seconds, sec_per_iter=seconds / iters,
+        optim_wrapper=type(wrapper).__name__, **figures,
         peak_mem_mb=peak_mb, peak_mem_kind=peak_kind, peak_mem_before_model_mb=imports_mb,
-        params=sum(p.numel() for p in model.parameters()),
-        params_trainable=sum(p.numel() for p in model.parameters() if p.requires_grad),
-        **flop_figures(step_flops, seconds / iters, ceiling),
-        loss=loss, batch_size=batch_size, iters=iters, warmup=warmup, image_size=list(hw),
+        **parameter_counts(model), image_size=list(hw),
         data='pipeline' if pipeline else 'photos', distinct_batches=len(batches),
-        device=device, dtype=str(dtype or torch.float32).replace('torch.', ''),
-        num_threads=torch.get_num_threads(), torch_version=torch.__version__)
+        **run_settings(batch_size, iters, warmup, device, dtype))
+
+
+def parameter_counts(model: nn.Module) -> dict:
+    """All and trainable (``requires_grad``) parameters."""
+    return dict(params=sum(p.numel() for p in model.parameters()),
+                params_trainable=sum(p.numel() for p in model.parameters()
+                                     if p.requires_grad))
