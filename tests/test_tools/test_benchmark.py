@@ -113,6 +113,17 @@ def test_benchmark_config__amp_on_cpu_runs_in_bf16(tmp_path):
     assert record['dtype'] == 'bfloat16' and math.isfinite(record['loss'])
 
 
+def test_benchmark_config__compiled_step_trains_and_counts_the_eager_flops(tmp_path):
+    paths = write_configs(tmp_path)
+    common = dict(batch_size=2, iters=1, warmup=1, image_size=32, device='cpu')
+    eager = benchmark_config(str(paths['tiny_small']), **common)
+    compiled = benchmark_config(str(paths['tiny_small']), compile=dict(backend='eager'),
+                                **common)
+    assert compiled['compiled'] and not eager['compiled']
+    assert math.isfinite(compiled['loss'])
+    assert compiled['flops_per_step'] == eager['flops_per_step'] > 0
+
+
 def test_input_size__train_pipeline_crop_unless_overridden():
     cfg = Config.fromfile(str(DEMO))
     assert input_size(cfg) == (128, 128)  # the demo crop (configs/_base_/datasets/demo.py)

@@ -31,6 +31,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--no-flops', action='store_true',
                         help='skip the FLOP count (one extra untimed step) and the '
                         'matmul ceiling')
+    parser.add_argument('--compile', action='store_true',
+                        help="compile model.train_step as mmengine's Runner does for "
+                        'compile=True (also taken from a config with compile=True); '
+                        'compilation runs in the warm-up steps: use --warmup 2 or more')
     parser.add_argument('--device', choices=('cpu', 'cuda'), default=None,
                         help='default: cuda when available')
     parser.add_argument('--seed', type=int, default=0)

@@ -26,6 +26,8 @@ def worker_options(args: argparse.Namespace) -> List[str]:
         argv.append('--pipeline')
     if args.no_flops:
         argv.append('--no-flops')
+    if getattr(args, 'compile', False):
+        argv.append('--compile')
     if args.image_size:
         argv += ['--image-size', str(args.image_size)]
     if args.cfg_options:
@@ -66,7 +68,8 @@ def worker_main(args: argparse.Namespace) -> int:
         result = benchmark_config(config, args.batch_size, args.iters, args.warmup,
                                   args.amp, args.image_size, args.cfg_options,
                                   args.device, args.seed, args.pipeline,
-                                  flops=not args.no_flops)
+                                  flops=not args.no_flops,
+                                  compile=True if args.compile else None)
     except Exception as error:  # reported as this config's record, never raised
         traceback.print_exc()
         cause = str(error) if isinstance(error, StageError) else \

@@ -144,6 +144,34 @@ def measure_steps(step: Step, batch_size: int, warmup: int, iters: int, device: 
                 loss=loss, **flop_figures(step_flops, seconds / iters, ceiling))
 
 
+def compile_train_step(model: nn.Module, compile_cfg: Union[bool, dict]) -> None:
+    """What mmengine's Runner does for ``cfg.compile``: ``model.train_step`` replaced
+    by ``torch.compile(model.train_step, **kwargs)`` (True: no kwargs)."""
+    kwargs = {} if compile_cfg is True else dict(compile_cfg)
+    model.train_step = torch.compile(model.train_step, **kwargs)
+
+
+def measure_compiled(model: nn.Module, wrapper: OptimWrapper, batches, compile_cfg,
+                     batch_size: int, warmup: int, iters: int, device: str,
+                     dtype: Optional[torch.dtype], flops: bool) -> dict:
+    """:func:`measure_steps` of the compiled training step, the FLOPs counted on the
+    eager one first (the same model FLOPs; the counter does not see inside compiled
+    graphs)."""
+    step_flops = None
+    if flops:
+        with stage('count FLOPs'):
+            step_flops = count_flops(train_step_fn(model, wrapper, batches))
+    with stage('compile'):
+        compile_train_step(model, compile_cfg)
+    figures = measure_steps(train_step_fn(model, wrapper, batches), batch_size, warmup,
+                            iters, device, dtype, flops=False)
+    if flops:
+        with stage('matmul ceiling'):
+            ceiling = matmul_ceiling(device, dtype)
+        figures.update(flop_figures(step_flops, figures['sec_per_iter'], ceiling))
+    return figures
+
+
 def run_settings(batch_size: int, iters: int, warmup: int, device: str,
                  dtype: Optional[torch.dtype]) -> dict:
     """The settings every benchmark record carries."""
@@ -169,12 +197,16 @@ def peak_memory_mb(device: str) -> Tuple[float, str]:
 def benchmark_config(config: str, batch_size: int, iters: int, warmup: int = 1,
                      amp: bool = False, image_size: Optional[int] = None,
                      cfg_options: Optional[Sequence[str]] = None, device: str = 'cpu',
-                     seed: int = 0, pipeline: bool = False, flops: bool = True) -> dict:
+                     seed: int = 0, pipeline: bool = False, flops: bool = True,
+                     compile: Union[bool, dict, None] = None) -> dict:
     """Benchmark one config in this process (run it in a fresh process for a peak RSS
     of its own). ``pipeline``: train on batches of the config's own train pipeline
     (its crop sets the input size; ``image_size`` must be None). ``flops``: count
-    the FLOPs of one extra (untimed) step and time the matmul ceiling. Raises
-    :class:`StageError` naming the stage that failed."""
+    the FLOPs of one extra (untimed) step and time the matmul ceiling. ``compile``:
+    compile ``model.train_step`` as mmengine's Runner does for ``cfg.compile``
+    (True or torch.compile's kwargs; None: the config's own ``compile``); the FLOPs
+    are counted on the eager step first, and compilation happens in the warm-up
+    steps (give at least 2). Raises :class:`StageError` naming the stage that failed."""
     if pipeline and image_size:
         raise ValueError('image_size does not apply with pipeline: the pipeline sets '
                          'the input size (change its crop with cfg_options)')
@@ -197,8 +229,11 @@ def benchmark_config(config: str, batch_size: int, iters: int, warmup: int = 1,
             else:
                 hw = input_size(cfg, image_size)
                 batches = [pack_batch(cfg, photo_batch(batch_size, hw))]
-        figures = measure_steps(train_step_fn(model, wrapper, batches), batch_size,
-                                warmup, iters, device, dtype, flops)
+        compile = cfg.get('compile', False) if compile is None else compile
+        figures = measure_compiled(model, wrapper, batches, compile, batch_size, warmup,
+                                   iters, device, dtype, flops) if compile else \
+            measure_steps(train_step_fn(model, wrapper, batches), batch_size, warmup,
+                          iters, device, dtype, flops)
     peak_mb, peak_kind = peak_memory_mb(device)
     return dict(
         config=config, error=None, model=type(model).__name__,
@@ -207,7 +242,7 @@ def benchmark_config(config: str, batch_size: int, iters: int, warmup: int = 1,
         peak_mem_mb=peak_mb, peak_mem_kind=peak_kind, peak_mem_before_model_mb=imports_mb,
         **parameter_counts(model), image_size=list(hw),
         data='pipeline' if pipeline else 'photos', distinct_batches=len(batches),
-        **run_settings(batch_size, iters, warmup, device, dtype))
+        compiled=bool(compile), **run_settings(batch_size, iters, warmup, device, dtype))
 
 
 def parameter_counts(model: nn.Module) -> dict:
