@@ -6,31 +6,34 @@ import pytest
 import torch
 import torch.nn.functional as F
 from mmdet.models.backbones.pvt import MixFFN, PVTEncoderLayer, PyramidVisionTransformer
+from mmpretrain.models.utils.attention import MultiheadAttention, ShiftWindowMSA
 from photos import photo_tensor
 
 from mmmim.models.encoders import MaskedPVT
-from mmmim.models.encoders.fast_blocks import (
+from mmmim.models.encoders.pvt import PooledReduction
+from mmmim.models.fast_blocks import (
     LinearMixFFN,
     SDPASpatialReductionAttention,
+    UnbindQKVAttention,
+    UnbindQKVWindowMSA,
     use_fast_forward,
 )
-from mmmim.models.encoders.pvt import PooledReduction
 
 TOL = dict(atol=1e-5, rtol=1e-5)
 
 
 def photo_tokens(hw, dims, batch=2) -> torch.Tensor:
-    """``[B, h*w, dims]`` tokens from real photographs: 4x4-pixel patches, projected
-    by a fixed random map (requires grad)."""
+    """``[B, h*w, dims]`` tokens (8x8 without ``hw``) from real photographs: 4x4-pixel
+    patches, projected by a fixed random map (requires grad)."""
     torch.manual_seed(1)
-    images = photo_tensor(4 * hw[0])[:batch]
+    images = photo_tensor(4 * (hw or (8, 8))[0])[:batch]
     patches = F.unfold(images, 4, stride=4).transpose(1, 2)           # [B, L, 48]
     return (patches @ torch.randn(48, dims) / 7).requires_grad_()
 
 
 def outputs_and_grads(module, x, hw):
     x = x.detach().clone().requires_grad_()
-    out = module(x, hw)
+    out = module(x, hw) if hw is not None else module(x)
     (out * torch.linspace(-1, 1, out.shape[-1])).square().sum().backward()
     return out, x.grad, {n: p.grad for n, p in module.named_parameters()}
 
@@ -46,15 +49,41 @@ def assert_same_computation(original, fast, hw, dims):
         torch.testing.assert_close(gp1[name], gp0[name], **TOL, msg=name)
 
 
+def perturbed(module):
+    """``module`` in eval mode with every parameter moved off its init (zeros / ones)."""
+    torch.manual_seed(2)
+    for p in module.parameters():
+        p.data.add_(torch.randn_like(p) * 0.05)
+    return module.eval()
+
+
+@pytest.mark.parametrize('v_shortcut', [False, True])
+def test_unbind_attention_matches_mmpretrain_attention(v_shortcut):
+    torch.manual_seed(0)
+    heads = 1 if v_shortcut else 2       # mmpretrain's v shortcut needs one head
+    original = perturbed(MultiheadAttention(16, heads, v_shortcut=v_shortcut))
+    fast = use_fast_forward(copy.deepcopy(original))
+    assert type(fast) is UnbindQKVAttention
+    assert_same_computation(original, fast, None, 16)
+
+
+@pytest.mark.parametrize('shift', [0, 2])
+def test_unbind_window_attention_matches_mmpretrain_with_and_without_shift(shift):
+    torch.manual_seed(0)
+    original = perturbed(ShiftWindowMSA(16, 2, window_size=4, shift_size=shift))
+    fast = use_fast_forward(copy.deepcopy(original))
+    assert type(fast.w_msa) is UnbindQKVWindowMSA
+    assert fast.state_dict().keys() == original.state_dict().keys()
+    assert_same_computation(original, fast, (8, 8), 16)
+
+
 def pvt_layer(dims, heads, sr_ratio, pool=None):
     torch.manual_seed(0)
     layer = PVTEncoderLayer(dims, heads, 4 * dims, sr_ratio=sr_ratio)
     if pool is not None:
         layer.attn.sr = PooledReduction(dims, sr_ratio)
         layer.attn.sr.pool = pool
-    for p in layer.parameters():           # off the init's zeros / ones
-        p.data.add_(torch.randn_like(p) * 0.05)
-    return layer.eval()
+    return perturbed(layer)
 
 
 @pytest.mark.parametrize('sr_ratio, pool', [

@@ -10,11 +10,11 @@ from torch import nn
 from mmmim.converters.pvt import pooled_sr_to_conv  # noqa: F401  (re-exported)
 from mmmim.registry import MODELS
 
+from ..fast_blocks import conv1x1_on_map, use_fast_forward
 from ..layer_depth import family_rule
 from ..structures import EncoderOutput, MaskSet
 from ..utils import run_block, sincos_pos_embed
 from .compaction import compact_map, compact_pos_embed, compact_units, window_choice
-from .fast_blocks import conv1x1_on_map, use_fast_forward
 from .swin import MASKING_MODES, replace_tokens
 from .weight_init import WEIGHT_INITS, init_simmim_weights, init_ummae_weights
 

@@ -15,14 +15,20 @@ tests compare every one with the original's outputs and gradients.
   a channels-last view (no copy).
 - :class:`LinearMixFFN`: mmdet's PVT v1 FFN is two 1x1 convs on an NCHW copy of the
   tokens; here the same weights act as Linears on the ``[B, L, C]`` tokens.
+- :class:`UnbindQKVAttention` (mmpretrain's ViT / decoder attention, already on
+  ``F.scaled_dot_product_attention``) and :class:`UnbindQKVWindowMSA` (Swin's window
+  attention): q, k and v split from the packed projection by one ``unbind``, whose
+  backward stacks the three gradients, instead of three indexings, whose backward
+  fills a zero tensor of the whole projection for each and adds them up.
 """
 import torch
 import torch.nn.functional as F
 from mmdet.models.backbones.pvt import MixFFN, SpatialReductionAttention
+from mmpretrain.models.utils.attention import MultiheadAttention, WindowMSA
 from torch import nn
 
-__all__ = ['SDPASpatialReductionAttention', 'LinearMixFFN', 'conv1x1_on_map',
-           'use_fast_forward']
+__all__ = ['SDPASpatialReductionAttention', 'LinearMixFFN', 'UnbindQKVAttention',
+           'UnbindQKVWindowMSA', 'conv1x1_on_map', 'use_fast_forward']
 
 
 def conv1x1_as_linear(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
@@ -78,6 +84,48 @@ class LinearMixFFN(MixFFN):
         return (x if identity is None else identity) + self.dropout_layer(out)
 
 
+def split_qkv(qkv: torch.Tensor, heads: int):
+    """Packed projection ``[B, N, 3 * C]`` -> q, k, v ``[B, heads, N, C / heads]``."""
+    b, n, _ = qkv.shape
+    return qkv.reshape(b, n, 3, heads, -1).permute(2, 0, 3, 1, 4).unbind(0)
+
+
+class UnbindQKVAttention(MultiheadAttention):
+    """mmpretrain's ``MultiheadAttention`` (ViT blocks, MAE decoder blocks) with q, k,
+    v split by :func:`split_qkv` (same parameters ``qkv``, ``proj``)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x ``[B, N, C_in]`` -> ``[B, N, C]``."""
+        b, n, _ = x.shape
+        q, k, v = split_qkv(self.qkv(x), self.num_heads)
+        dropout = self.attn_drop if self.training else 0.
+        out = self.scaled_dot_product_attention(q, k, v, dropout_p=dropout)
+        out = self.proj(out.transpose(1, 2).reshape(b, n, self.embed_dims))
+        out = self.out_drop(self.gamma1(self.proj_drop(out)))
+        return v.squeeze(1) + out if self.v_shortcut else out
+
+
+class UnbindQKVWindowMSA(WindowMSA):
+    """mmpretrain's Swin ``WindowMSA`` with q, k, v split by :func:`split_qkv` (same
+    parameters and buffers). The attention stays explicit: SDPA with the learnable
+    relative-position bias as its mask runs torch's slower math path on the CPU."""
+
+    def forward(self, x: torch.Tensor, mask=None) -> torch.Tensor:
+        """x ``[B * windows, N, C]``; mask ``[windows, N, N]`` (0 / -100) or None."""
+        b, n, c = x.shape
+        q, k, v = split_qkv(self.qkv(x), self.num_heads)
+        bias = self.relative_position_bias_table[self.relative_position_index.view(-1)]
+        bias = bias.view(n, n, -1).permute(2, 0, 1)                     # [heads, N, N]
+        attn = (q * self.scale) @ k.transpose(-2, -1) + bias
+        if mask is not None:
+            windows = mask.shape[0]
+            attn = attn.view(b // windows, windows, self.num_heads, n, n) + mask[:, None]
+            attn = attn.view(b, self.num_heads, n, n)
+        attn = self.attn_drop(self.softmax(attn))
+        out = (attn @ v).transpose(1, 2).reshape(b, n, c)
+        return self.proj_drop(self.proj(out))
+
+
 def _is_plain_attention(module: SpatialReductionAttention) -> bool:
     mha = module.attn
     return (module.batch_first and mha._qkv_same_embed_dim and mha.bias_k is None
@@ -90,11 +138,15 @@ def _is_pointwise_mix_ffn(module: MixFFN) -> bool:
 
 
 def use_fast_forward(model: nn.Module) -> nn.Module:
-    """Switch every mmdet PVT attention and point-wise MixFFN inside ``model`` to the
-    fused forwards above, in place (parameters and keys unchanged); returns
-    ``model``."""
+    """Switch every mmdet PVT attention and point-wise MixFFN, mmpretrain attention
+    and Swin window attention inside ``model`` to the forwards above, in place
+    (parameters and keys unchanged); returns ``model``."""
     for module in model.modules():
-        if type(module) is SpatialReductionAttention and _is_plain_attention(module):
+        if type(module) is MultiheadAttention:
+            module.__class__ = UnbindQKVAttention
+        elif type(module) is WindowMSA:
+            module.__class__ = UnbindQKVWindowMSA
+        elif type(module) is SpatialReductionAttention and _is_plain_attention(module):
             module.__class__ = SDPASpatialReductionAttention
         elif type(module) is MixFFN and _is_pointwise_mix_ffn(module):
             module.__class__ = LinearMixFFN
