@@ -88,6 +88,11 @@ def report(prof, wall: float, steps: int, top: int) -> None:
     print(f'\n{"group (self CPU time)":48s} {"ms/step":>10s} {"% of step":>9s}')
     for group, us in sorted(groups.items(), key=lambda kv: -kv[1]):
         print(f'{group:48s} {us / 1e3 / steps:10.1f} {100 * us / total_us:8.1f}%')
+    spans = [e for e in events if e.key.startswith(('Optimizer.step', 'Optimizer.zero_grad'))]
+    print(f'\n{"span (CPU time incl. its operators)":48s} {"ms/step":>10s} {"% of step":>9s}')
+    for e in spans:
+        print(f'{e.key[:48]:48s} {e.cpu_time_total / 1e3 / steps:10.1f} '
+              f'{100 * e.cpu_time_total / total_us:8.1f}%')
 
 
 def callers_of(prof, name: str, depth: int = 3) -> list:
