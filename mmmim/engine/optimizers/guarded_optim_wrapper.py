@@ -18,6 +18,8 @@ from mmengine.optim import AmpOptimWrapper, OptimWrapper
 
 from mmmim.registry import OPTIM_WRAPPERS
 
+from .fused_step import FusedStepMixin
+
 AMP_DTYPES = ('float16', 'bfloat16')
 
 
@@ -77,18 +79,23 @@ def current_iteration() -> Union[int, str]:
 
 
 @OPTIM_WRAPPERS.register_module()
-class GuardedOptimWrapper(NonFiniteLossGuardMixin, OptimWrapper):
+class GuardedOptimWrapper(NonFiniteLossGuardMixin, FusedStepMixin, OptimWrapper):
     """mmengine's :class:`OptimWrapper` that skips and reports non-finite losses.
 
     Args:
         max_consecutive_nonfinite: non-finite losses in a row that stop the run.
+        fused_step: run an Adam / AdamW whose ``fused`` / ``foreach`` the config left
+            unset with the fused kernel where the device has it
+            (:mod:`~mmmim.engine.optimizers.fused_step`).
         *args, **kwargs: as :class:`OptimWrapper` (optimizer, accumulative_counts,
             clip_grad).
     """
 
-    def __init__(self, *args, max_consecutive_nonfinite: int = 20, **kwargs) -> None:
+    def __init__(self, *args, max_consecutive_nonfinite: int = 20, fused_step: bool = True,
+                 **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._init_guard(max_consecutive_nonfinite)
+        self._init_fused_step(fused_step)
 
 
 def resolve_amp_dtype(dtype: Union[str, torch.dtype, None]) -> torch.dtype:
@@ -130,7 +137,7 @@ def build_loss_scaler(loss_scale: Union[str, float, dict], dtype: torch.dtype
 
 
 @OPTIM_WRAPPERS.register_module()
-class GuardedAmpOptimWrapper(NonFiniteLossGuardMixin, AmpOptimWrapper):
+class GuardedAmpOptimWrapper(NonFiniteLossGuardMixin, FusedStepMixin, AmpOptimWrapper):
     """Mixed precision (autocast + loss scaling for float16) with the non-finite
     guard of :class:`GuardedOptimWrapper`. Works on the CPU too (bfloat16).
 
@@ -143,18 +150,21 @@ class GuardedAmpOptimWrapper(NonFiniteLossGuardMixin, AmpOptimWrapper):
             use :class:`GuardedOptimWrapper`.
         loss_scale: for float16: ``'dynamic'``, a fixed scale, or GradScaler kwargs.
         max_consecutive_nonfinite: non-finite losses in a row that stop the run.
+        fused_step: as :class:`GuardedOptimWrapper`.
         **kwargs: as :class:`OptimWrapper` (optimizer, accumulative_counts, clip_grad).
     """
 
     def __init__(self, dtype: Union[str, torch.dtype, None] = 'auto',
                  loss_scale: Union[str, float, dict] = 'dynamic',
-                 max_consecutive_nonfinite: int = 20, **kwargs) -> None:
+                 max_consecutive_nonfinite: int = 20, fused_step: bool = True,
+                 **kwargs) -> None:
         # AmpOptimWrapper.__init__ asserts a GPU; set up its three attributes here
         OptimWrapper.__init__(self, **kwargs)
         self.cast_dtype = resolve_amp_dtype(dtype)
         self.loss_scaler, self._scale_update_param = build_loss_scaler(
             loss_scale, self.cast_dtype)
         self._init_guard(max_consecutive_nonfinite)
+        self._init_fused_step(fused_step)
 
     def load_state_dict(self, state_dict: dict) -> None:
         """As :class:`AmpOptimWrapper`. The empty scaler state of a checkpoint written

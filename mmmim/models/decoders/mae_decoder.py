@@ -6,6 +6,7 @@ from torch import nn
 
 from mmmim.registry import MODELS
 
+from ..fast_blocks import use_fast_forward
 from ..structures import EncoderOutput, MaskSet
 from ..utils import init_linear_and_norm, run_block, scatter_rows, sincos_pos_embed
 
@@ -44,6 +45,7 @@ class MAEDecoder(BaseModule):
             TransformerEncoderLayer(dims, num_heads, int(mlp_ratio * dims), qkv_bias=True,
                                     norm_cfg=dict(type='LN', eps=1e-6))
             for _ in range(depth)])
+        use_fast_forward(self.blocks)
         self.norm = nn.LayerNorm(dims, eps=1e-6)
         self.predictor = nn.Linear(dims, predictor_dims or unit_size**2 * out_channels)
 

@@ -10,6 +10,7 @@ from torch import nn
 from mmmim.converters.pvt import pooled_sr_to_conv  # noqa: F401  (re-exported)
 from mmmim.registry import MODELS
 
+from ..fast_blocks import conv1x1_on_map, use_fast_forward
 from ..layer_depth import family_rule
 from ..structures import EncoderOutput, MaskSet
 from ..utils import run_block, sincos_pos_embed
@@ -23,14 +24,16 @@ class PooledReduction(nn.Conv2d):
     UM-MAE paper's form): its weights do not depend on the ratio, so the same
     weights serve ratio r on the full grid and r/2 on the compact grid. Keys
     ``sr.weight`` / ``sr.bias`` as mmdet's strided conv; :func:`pooled_sr_to_conv`
-    turns them into mmdet's kernel exactly."""
+    turns them into mmdet's kernel exactly. The 1x1 conv runs as a Linear over the
+    channels (:func:`conv1x1_on_map`): x ``[B, C, H, W]`` -> channels-last
+    ``[B, C, H / pool, W / pool]``."""
 
     def __init__(self, dims: int, pool: int) -> None:
         super().__init__(dims, dims, kernel_size=1)
         self.pool = pool
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return super().forward(F.avg_pool2d(x, self.pool) if self.pool > 1 else x)
+        return conv1x1_on_map(F.avg_pool2d(x, self.pool) if self.pool > 1 else x, self)
 
 
 @MODELS.register_module()
@@ -89,6 +92,7 @@ class MaskedPVT(PyramidVisionTransformer):
         for attn in self.modules():
             if isinstance(attn, SpatialReductionAttention) and attn.sr_ratio > 1:
                 attn.sr = PooledReduction(attn.embed_dims, attn.sr_ratio)
+        use_fast_forward(self)
         if out_final_norm and not (final_norm and self.num_stages - 1 in self.out_indices):
             raise ValueError('out_final_norm needs final_norm=True and the last stage '
                              f'({self.num_stages - 1}) in out_indices {self.out_indices}')
@@ -194,8 +198,11 @@ class MaskedPVT(PyramidVisionTransformer):
 
     @staticmethod
     def positions(pos_module, full_hw, hw, choice) -> torch.Tensor:
-        """The stage's embedding resized to the full grid, compacted if needed."""
-        pos = pos_module.resize_pos_embed(pos_module.pos_embed, full_hw)  # [1, L, C]
+        """The stage's embedding resized to the full grid (unless built for it),
+        compacted if needed."""
+        pos = pos_module.pos_embed                                      # [1, L, C]
+        if tuple(full_hw) != tuple(pos_module.pos_shape):
+            pos = pos_module.resize_pos_embed(pos, full_hw)
         if choice is None:
             return pos
         return compact_pos_embed(pos.transpose(1, 2).reshape(1, -1, *full_hw), choice, hw)

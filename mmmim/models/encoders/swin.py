@@ -10,6 +10,7 @@ from torch import nn
 from mmmim.converters.pos_embed import resize_abs_pos_embed
 from mmmim.registry import MODELS
 
+from ..fast_blocks import use_fast_forward
 from ..layer_depth import family_rule
 from ..structures import EncoderOutput, MaskSet
 from ..utils import resample_mask
@@ -82,6 +83,7 @@ class MaskedSwin(SwinTransformer):
                                               window_size, masking, stage_cfgs or {})
         super().__init__(arch=arch, img_size=img_size, window_size=window_size,
                          drop_path_rate=drop_path_rate, stage_cfgs=stage_cfgs, **kwargs)
+        use_fast_forward(self)
         if len(self.stages) - 1 not in self.out_indices:
             raise ValueError('the last stage must be in out_indices (its norm is used)')
         self.masking = masking

@@ -8,6 +8,7 @@ from torch import nn
 from mmmim.converters.pos_embed import resize_abs_pos_embed
 from mmmim.registry import MODELS
 
+from ..fast_blocks import use_fast_forward
 from ..layer_depth import family_rule
 from ..structures import EncoderOutput, MaskSet
 from ..utils import gather_rows, init_linear_and_norm, resample_mask, run_block, sincos_pos_embed
@@ -44,6 +45,7 @@ class MaskedViT(VisionTransformer):
         kwargs.setdefault('out_type', 'raw')
         kwargs.setdefault('final_norm', True)
         super().__init__(arch=arch, img_size=img_size, patch_size=patch_size, **kwargs)
+        use_fast_forward(self)
         self.patch_size = patch_size
         self.with_cp = with_cp
         self.fixed_pos_embed = fixed_pos_embed

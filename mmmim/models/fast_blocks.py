@@ -1,0 +1,153 @@
+"""Faster forwards of the pyramid encoders' blocks, same parameters and outputs.
+
+Each class here subclasses one block module of mmdet / mmpretrain and overrides only
+``forward``: :func:`use_fast_forward` switches an already built module to it (its
+parameters, buffers and so its checkpoint keys stay the module's own), and the
+tests compare every one with the original's outputs and gradients.
+
+- :class:`SDPASpatialReductionAttention`: mmdet's PVT attention. mmdet routes it
+  through mmcv's ``MultiheadAttention`` to ``nn.MultiheadAttention`` in sequence-first
+  layout with ``need_weights=True``: a materialized attention matrix, head-averaged
+  weights nobody reads, and layout copies around every projection (the backward of
+  its packed-projection split fills and copies whole gradients). Here: batch-first
+  projections with the module's own ``in_proj_weight`` slices and
+  ``F.scaled_dot_product_attention``; the spatial reduction gets the token map as
+  a channels-last view (no copy).
+- :class:`LinearMixFFN`: mmdet's PVT v1 FFN is two 1x1 convs on an NCHW copy of the
+  tokens; here the same weights act as Linears on the ``[B, L, C]`` tokens.
+- :class:`UnbindQKVAttention` (mmpretrain's ViT / decoder attention, already on
+  ``F.scaled_dot_product_attention``) and :class:`UnbindQKVWindowMSA` (Swin's window
+  attention): q, k and v split from the packed projection by one ``unbind``, whose
+  backward stacks the three gradients, instead of three indexings, whose backward
+  fills a zero tensor of the whole projection for each and adds them up.
+"""
+import torch
+import torch.nn.functional as F
+from mmdet.models.backbones.pvt import MixFFN, SpatialReductionAttention
+from mmpretrain.models.utils.attention import MultiheadAttention, WindowMSA
+from torch import nn
+
+__all__ = ['SDPASpatialReductionAttention', 'LinearMixFFN', 'UnbindQKVAttention',
+           'UnbindQKVWindowMSA', 'conv1x1_on_map', 'use_fast_forward']
+
+
+def conv1x1_as_linear(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
+    """A 1x1 conv's weights applied as a Linear: ``x [..., C_in] -> [..., C_out]``."""
+    return F.linear(x, conv.weight.flatten(1), conv.bias)
+
+
+def conv1x1_on_map(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
+    """A 1x1 conv as a Linear over the channels of a ``[B, C, H, W]`` map; the
+    result is channels-last (no copy when ``x`` is, as the tokens' view is)."""
+    return conv1x1_as_linear(x.permute(0, 2, 3, 1), conv).permute(0, 3, 1, 2)
+
+
+class SDPASpatialReductionAttention(SpatialReductionAttention):
+    """mmdet's ``SpatialReductionAttention`` with fused attention (same parameters:
+    ``attn.in_proj_weight`` / ``attn.in_proj_bias``, ``attn.out_proj``, ``sr``,
+    ``norm``)."""
+
+    def reduced_keys(self, x: torch.Tensor, hw_shape) -> torch.Tensor:
+        """tokens ``[B, L, C]`` -> the key/value tokens ``[B, L', C]`` (spatially
+        reduced by ``sr`` and normed when ``sr_ratio > 1``). ``sr`` gets the tokens
+        as a channels-last ``[B, C, H, W]`` view (no copy)."""
+        if self.sr_ratio == 1:
+            return x
+        kv = self.sr(x.transpose(1, 2).unflatten(2, tuple(hw_shape)))
+        return self.norm(kv.flatten(2).transpose(1, 2))
+
+    def forward(self, x: torch.Tensor, hw_shape, identity=None) -> torch.Tensor:
+        """x ``[B, L, C]`` (batch first) -> ``identity + attention(x)`` ``[B, L, C]``."""
+        mha = self.attn
+        b, length, c = x.shape
+        heads = mha.num_heads
+        kv_in = self.reduced_keys(x, hw_shape)
+        weight, bias = mha.in_proj_weight, mha.in_proj_bias
+        q = F.linear(x, weight[:c], None if bias is None else bias[:c])
+        kv = F.linear(kv_in, weight[c:], None if bias is None else bias[c:])
+        q = q.unflatten(-1, (heads, c // heads)).transpose(1, 2)           # [B, h, L, d]
+        k, v = kv.unflatten(-1, (2, heads, c // heads)).permute(2, 0, 3, 1, 4)
+        dropout = mha.dropout if self.training else 0.
+        out = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout)
+        out = mha.out_proj(out.transpose(1, 2).reshape(b, length, c))
+        return (x if identity is None else identity) + self.dropout_layer(self.proj_drop(out))
+
+
+class LinearMixFFN(MixFFN):
+    """mmdet's ``MixFFN`` without the depth-wise conv (PVT v1): its two 1x1 convs
+    (``layers.0`` and ``layers.3``) applied as Linears on the tokens."""
+
+    def forward(self, x: torch.Tensor, hw_shape, identity=None) -> torch.Tensor:
+        """x ``[B, L, C]`` -> ``identity + ffn(x)`` ``[B, L, C]``."""
+        fc1, act, drop, fc2, drop_out = self.layers
+        out = drop_out(conv1x1_as_linear(drop(act(conv1x1_as_linear(x, fc1))), fc2))
+        return (x if identity is None else identity) + self.dropout_layer(out)
+
+
+def split_qkv(qkv: torch.Tensor, heads: int):
+    """Packed projection ``[B, N, 3 * C]`` -> q, k, v ``[B, heads, N, C / heads]``."""
+    b, n, _ = qkv.shape
+    return qkv.reshape(b, n, 3, heads, -1).permute(2, 0, 3, 1, 4).unbind(0)
+
+
+class UnbindQKVAttention(MultiheadAttention):
+    """mmpretrain's ``MultiheadAttention`` (ViT blocks, MAE decoder blocks) with q, k,
+    v split by :func:`split_qkv` (same parameters ``qkv``, ``proj``)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x ``[B, N, C_in]`` -> ``[B, N, C]``."""
+        b, n, _ = x.shape
+        q, k, v = split_qkv(self.qkv(x), self.num_heads)
+        dropout = self.attn_drop if self.training else 0.
+        out = self.scaled_dot_product_attention(q, k, v, dropout_p=dropout)
+        out = self.proj(out.transpose(1, 2).reshape(b, n, self.embed_dims))
+        out = self.out_drop(self.gamma1(self.proj_drop(out)))
+        return v.squeeze(1) + out if self.v_shortcut else out
+
+
+class UnbindQKVWindowMSA(WindowMSA):
+    """mmpretrain's Swin ``WindowMSA`` with q, k, v split by :func:`split_qkv` (same
+    parameters and buffers). The attention stays explicit: SDPA with the learnable
+    relative-position bias as its mask runs torch's slower math path on the CPU."""
+
+    def forward(self, x: torch.Tensor, mask=None) -> torch.Tensor:
+        """x ``[B * windows, N, C]``; mask ``[windows, N, N]`` (0 / -100) or None."""
+        b, n, c = x.shape
+        q, k, v = split_qkv(self.qkv(x), self.num_heads)
+        bias = self.relative_position_bias_table[self.relative_position_index.view(-1)]
+        bias = bias.view(n, n, -1).permute(2, 0, 1)                     # [heads, N, N]
+        attn = (q * self.scale) @ k.transpose(-2, -1) + bias
+        if mask is not None:
+            windows = mask.shape[0]
+            attn = attn.view(b // windows, windows, self.num_heads, n, n) + mask[:, None]
+            attn = attn.view(b, self.num_heads, n, n)
+        attn = self.attn_drop(self.softmax(attn))
+        out = (attn @ v).transpose(1, 2).reshape(b, n, c)
+        return self.proj_drop(self.proj(out))
+
+
+def _is_plain_attention(module: SpatialReductionAttention) -> bool:
+    mha = module.attn
+    return (module.batch_first and mha._qkv_same_embed_dim and mha.bias_k is None
+            and not mha.add_zero_attn)
+
+
+def _is_pointwise_mix_ffn(module: MixFFN) -> bool:
+    convs = [m for m in module.layers if isinstance(m, nn.Conv2d)]
+    return len(module.layers) == 5 and all(c.kernel_size == (1, 1) for c in convs)
+
+
+def use_fast_forward(model: nn.Module) -> nn.Module:
+    """Switch every mmdet PVT attention and point-wise MixFFN, mmpretrain attention
+    and Swin window attention inside ``model`` to the forwards above, in place
+    (parameters and keys unchanged); returns ``model``."""
+    for module in model.modules():
+        if type(module) is MultiheadAttention:
+            module.__class__ = UnbindQKVAttention
+        elif type(module) is WindowMSA:
+            module.__class__ = UnbindQKVWindowMSA
+        elif type(module) is SpatialReductionAttention and _is_plain_attention(module):
+            module.__class__ = SDPASpatialReductionAttention
+        elif type(module) is MixFFN and _is_pointwise_mix_ffn(module):
+            module.__class__ = LinearMixFFN
+    return model

@@ -1,0 +1,136 @@
+"""The fused block forwards compute what the modules they replace compute: same
+outputs and gradients (inputs and parameters) in float32, same parameter keys."""
+import copy
+
+import pytest
+import torch
+import torch.nn.functional as F
+from mmdet.models.backbones.pvt import MixFFN, PVTEncoderLayer, PyramidVisionTransformer
+from mmpretrain.models.utils.attention import MultiheadAttention, ShiftWindowMSA
+from photos import photo_tensor
+
+from mmmim.models.encoders import MaskedPVT
+from mmmim.models.encoders.pvt import PooledReduction
+from mmmim.models.fast_blocks import (
+    LinearMixFFN,
+    SDPASpatialReductionAttention,
+    UnbindQKVAttention,
+    UnbindQKVWindowMSA,
+    use_fast_forward,
+)
+
+TOL = dict(atol=1e-5, rtol=1e-5)
+
+
+def photo_tokens(hw, dims, batch=2) -> torch.Tensor:
+    """``[B, h*w, dims]`` tokens (8x8 without ``hw``) from real photographs: 4x4-pixel
+    patches, projected by a fixed random map (requires grad)."""
+    torch.manual_seed(1)
+    images = photo_tensor(4 * (hw or (8, 8))[0])[:batch]
+    patches = F.unfold(images, 4, stride=4).transpose(1, 2)           # [B, L, 48]
+    return (patches @ torch.randn(48, dims) / 7).requires_grad_()
+
+
+def outputs_and_grads(module, x, hw):
+    x = x.detach().clone().requires_grad_()
+    out = module(x, hw) if hw is not None else module(x)
+    (out * torch.linspace(-1, 1, out.shape[-1])).square().sum().backward()
+    return out, x.grad, {n: p.grad for n, p in module.named_parameters()}
+
+
+def assert_same_computation(original, fast, hw, dims):
+    x = photo_tokens(hw, dims)
+    out0, gx0, gp0 = outputs_and_grads(original, x, hw)
+    out1, gx1, gp1 = outputs_and_grads(fast, x, hw)
+    torch.testing.assert_close(out1, out0, **TOL)
+    torch.testing.assert_close(gx1, gx0, **TOL)
+    assert gp1.keys() == gp0.keys()
+    for name in gp0:
+        torch.testing.assert_close(gp1[name], gp0[name], **TOL, msg=name)
+
+
+def perturbed(module):
+    """``module`` in eval mode with every parameter moved off its init (zeros / ones)."""
+    torch.manual_seed(2)
+    for p in module.parameters():
+        p.data.add_(torch.randn_like(p) * 0.05)
+    return module.eval()
+
+
+@pytest.mark.parametrize('v_shortcut', [False, True])
+def test_unbind_attention_matches_mmpretrain_attention(v_shortcut):
+    torch.manual_seed(0)
+    heads = 1 if v_shortcut else 2       # mmpretrain's v shortcut needs one head
+    original = perturbed(MultiheadAttention(16, heads, v_shortcut=v_shortcut))
+    fast = use_fast_forward(copy.deepcopy(original))
+    assert type(fast) is UnbindQKVAttention
+    assert_same_computation(original, fast, None, 16)
+
+
+@pytest.mark.parametrize('shift', [0, 2])
+def test_unbind_window_attention_matches_mmpretrain_with_and_without_shift(shift):
+    torch.manual_seed(0)
+    original = perturbed(ShiftWindowMSA(16, 2, window_size=4, shift_size=shift))
+    fast = use_fast_forward(copy.deepcopy(original))
+    assert type(fast.w_msa) is UnbindQKVWindowMSA
+    assert fast.state_dict().keys() == original.state_dict().keys()
+    assert_same_computation(original, fast, (8, 8), 16)
+
+
+def pvt_layer(dims, heads, sr_ratio, pool=None):
+    torch.manual_seed(0)
+    layer = PVTEncoderLayer(dims, heads, 4 * dims, sr_ratio=sr_ratio)
+    if pool is not None:
+        layer.attn.sr = PooledReduction(dims, sr_ratio)
+        layer.attn.sr.pool = pool
+    return perturbed(layer)
+
+
+@pytest.mark.parametrize('sr_ratio, pool', [
+    (1, None),      # stage 4: keys are the queries
+    (4, 4),         # MaskedPVT's pooled reduction on the full grid
+    (2, 1),         # ratio-2 stage on the compact grid: 1x1 conv + LN, no pooling
+    (2, None),      # mmdet's own strided conv
+])
+def test_sdpa_pvt_layer_matches_mmdet_layer(sr_ratio, pool):
+    original = pvt_layer(16, 2, sr_ratio, pool)
+    fast = use_fast_forward(copy.deepcopy(original))
+    assert type(fast.attn) is SDPASpatialReductionAttention
+    assert type(fast.ffn) is LinearMixFFN
+    assert fast.state_dict().keys() == original.state_dict().keys()
+    assert_same_computation(original, fast, (8, 8), 16)
+
+
+def test_conv_ffn_keeps_its_forward():
+    ffn = MixFFN(8, 32, use_conv=True)
+    use_fast_forward(ffn)
+    assert type(ffn) is MixFFN
+
+
+def test_masked_pvt_uses_fast_blocks_and_mmdet_keys():
+    model = MaskedPVT(pretrain_img_size=64, embed_dims=8, num_layers=[1, 1, 1, 1],
+                      num_heads=[1, 2, 2, 4])
+    kinds = {type(m) for m in model.modules()}
+    assert {SDPASpatialReductionAttention, LinearMixFFN} <= kinds
+    reference = PyramidVisionTransformer(pretrain_img_size=64, embed_dims=8,
+                                         num_layers=[1, 1, 1, 1], num_heads=[1, 2, 2, 4])
+    extra = {'norm.weight', 'norm.bias'}
+    assert set(model.state_dict()) - extra == set(reference.state_dict())
+
+
+def test_masked_pvt_plain_forward_matches_mmdet_after_conversion():
+    """The plain (no-mask) forward with the fused blocks gives mmdet's PVT maps once
+    the pooled reductions are converted to mmdet's strided convs."""
+    from mmmim.models.encoders import pooled_sr_to_conv
+    arch = dict(pretrain_img_size=64, embed_dims=8, num_layers=[1, 1, 1, 1],
+                num_heads=[1, 2, 2, 4])
+    torch.manual_seed(0)
+    model = MaskedPVT(**arch).eval()
+    model.init_weights()
+    reference = PyramidVisionTransformer(**arch).eval()
+    state = {k: v for k, v in model.state_dict().items() if not k.startswith('norm.')}
+    reference.load_state_dict(pooled_sr_to_conv(state, (8, 4, 2, 1)))
+    images = photo_tensor(64)[:2]
+    with torch.no_grad():
+        for ours, theirs in zip(model(images), reference(images)):
+            torch.testing.assert_close(ours, theirs, **TOL)
