@@ -1,6 +1,6 @@
 # Quick start (README): `make demo` and `make test`. Each installs what is missing
 # (tools/install.sh: project venv, torch, mmcv with ops, the OpenMMLab stack) first.
-DEMO_CONFIG ?= configs/demo/ummae_swin-tiny_demo.py
+DEMO_CONFIG ?= configs/demo/mae_vit-tiny_demo.py
 DEMO_WORK_DIR ?= work_dirs/demo
 PYTEST_ARGS ?= -q
 

@@ -1,7 +1,7 @@
-# The README's main job: a short UM-MAE pyramid pretraining (a small Swin on the
-# compact grid) on the bundled demo photographs, about two minutes on 2 CPU cores.
-# The target is unnormalized pixels, so a reconstruction needs nothing borrowed from
-# the masked units; reconstruction figures land in work_dir/reconstructions/.
+# A short UM-MAE pyramid pretraining (a small Swin on the compact grid) on the bundled
+# demo photographs, about two minutes on 2 CPU cores. The target is unnormalized
+# pixels, so a reconstruction needs nothing borrowed from the masked units;
+# reconstruction figures land in work_dir/reconstructions/.
 _base_ = [
     '../_base_/models/ummae_swin-tiny-w8.py',
     '../_base_/datasets/demo.py',
@@ -9,10 +9,12 @@ _base_ = [
     '../_base_/demo_runtime.py',
 ]
 
-# 128 px: 8x8 units -> a 64 px-equivalent compact grid, stages 16/8/4/2
+# 64 px: 8x8 units of 8 px -> a 32 px compact grid, three stages of 8/4/2 tokens (the
+# last one 2x2: one token per 2x2 windows of units, as UM-MAE's decoder expects)
 model = dict(
+    masker=dict(unit_size=8),
     encoder=dict(
-        arch=dict(_delete_=True, embed_dims=48, depths=[1, 1, 2, 1], num_heads=[2, 4, 8, 16]),
-        img_size={{_base_.image_size}}, window_size=4),
-    decoder=dict(dims=128, depth=2, num_heads=4),
-    target=dict(normalize=False))
+        arch=dict(_delete_=True, embed_dims=96, depths=[1, 1, 2], num_heads=[3, 6, 12]),
+        img_size={{_base_.image_size}}, window_size=4, out_indices=(2,)),
+    decoder=dict(dims=128, depth=2, num_heads=4, unit_size=8),
+    target=dict(patch_size=8, normalize=False))

@@ -24,8 +24,8 @@ def tiny_demo_cfg(images_dir, work_dir, batch_size: int = 4, max_epochs: int = 2
     32-wide ViT, a 1-block decoder, no worker processes, iteration checkpoints every
     ``ckpt_interval`` iterations (all kept), a reconstruction figure of ``images_dir``
     after every iteration, lr 4.7e-5, one warm-up iteration then cosine to the end of
-    the run (the demo's 15 warm-up epochs do not fit a short run). ``options``: more
-    ``--cfg-options``."""
+    the run (the demo's 25 warm-up epochs do not fit a short run), no colour jitter.
+    ``options``: more ``--cfg-options``."""
     cfg = Config.fromfile(str(DEMO_CONFIG))
     cfg.merge_from_dict({
         'model.encoder.arch': TINY_VIT, 'model.encoder.img_size': 32,
@@ -50,6 +50,9 @@ def tiny_demo_cfg(images_dir, work_dir, batch_size: int = 4, max_epochs: int = 2
             dict(type='LinearLR', start_factor=1e-3, by_epoch=False, begin=0, end=1),
             dict(type='CosineAnnealingLR', by_epoch=False, begin=1)],
         **options})
+    # no colour jitter: these short runs must learn the photographs within ~50 steps
+    pipeline = cfg.train_dataloader.dataset.pipeline
+    cfg.train_dataloader.dataset.pipeline = [t for t in pipeline if t['type'] != 'ColorJitter']
     return cfg
 
 

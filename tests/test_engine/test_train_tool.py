@@ -72,12 +72,12 @@ def test_auto_scale_lr__effective_batch_counts_accumulation_steps():
                      'optim_wrapper.accumulative_counts=4')
     assert cfg.auto_scale_lr.enable is True
     # mmengine scales by processes x batch / base: base / 4 makes it effective / base
-    assert cfg.auto_scale_lr.base_batch_size == 8 / 4
+    assert cfg.auto_scale_lr.base_batch_size == 16 / 4
 
 
 def test_run__reports_effective_batch_and_scaled_lr(small_photos_dir, tmp_path):
     """A 2-iteration run (12 images, batch 6) with 2 accumulation steps and
-    --auto-scale-lr: effective batch 12 = 1.5 x the config's base batch 8."""
+    --auto-scale-lr: effective batch 12 = 0.75 x the config's base batch 16."""
     from engine_runs import tiny_demo_cfg
     tiny = tiny_demo_cfg(small_photos_dir, tmp_path / 'unused', max_epochs=1)
     tiny.dump(tmp_path / 'tiny.py')
@@ -91,6 +91,6 @@ def test_run__reports_effective_batch_and_scaled_lr(small_photos_dir, tmp_path):
     assert report, result.stdout[-3000:]
     assert 'effective batch 12 = 6 per process x 1 processes x 2 accumulation steps' \
         in report[0]
-    assert f'learning rate {tiny.optim_wrapper.optimizer.lr * 1.5:.6g}' in report[0]
-    assert 'auto-scaled x1.5' in report[0]
+    assert f'learning rate {tiny.optim_wrapper.optimizer.lr * 0.75:.6g}' in report[0]
+    assert 'auto-scaled x0.75' in report[0]
     assert (tmp_path / 'run' / 'iter_2.pth').exists()

@@ -126,7 +126,7 @@ def test_benchmark_config__compiled_step_trains_and_counts_the_eager_flops(tmp_p
 
 def test_input_size__train_pipeline_crop_unless_overridden():
     cfg = Config.fromfile(str(DEMO))
-    assert input_size(cfg) == (128, 128)  # the demo crop (configs/_base_/datasets/demo.py)
+    assert input_size(cfg) == (64, 64)  # the demo crop (configs/_base_/datasets/demo.py)
     assert input_size(cfg, override=48) == (48, 48)
 
 
