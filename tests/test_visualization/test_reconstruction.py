@@ -65,14 +65,20 @@ def test_reconstruction__unnormalized_target_borrows_nothing_and_measures_the_mo
         assert r.errors['model'] > 0 and r.errors['model_true_stats'] is None
 
 
-def test_mean_colour_error__equals_the_masked_units_per_channel_variance(photo_batch):
+def one_draw(photo_batch):
+    """(reconstruction of the first photograph with seed 3, its masked pixels
+    ``[64, 64]`` bool, the photograph ``[64, 64, 3]`` in 0-255 units, offset kept)."""
     model = build_model(target=dict(type='PixelTarget', patch_size=16, normalize=False))
     torch.manual_seed(3)
     r = reconstruct_pixels(model, photo_batch[:1])[0]
     torch.manual_seed(3)
     unit = unit_pixels(model.masker(photo_batch[:1]).mask[0])
     std = torch.tensor(PREPROCESSOR['std'])
-    image = (photo_batch[0].permute(1, 2, 0) * std).numpy()  # 0-255 units, offset kept
+    return r, unit, (photo_batch[0].permute(1, 2, 0) * std).numpy()
+
+
+def test_mean_colour_error__equals_the_masked_units_per_channel_variance(photo_batch):
+    r, unit, image = one_draw(photo_batch)
     cells = image.reshape(4, 16, 4, 16, 3).transpose(0, 2, 1, 3, 4).reshape(16, 256, 3)
     masked_cells = unit.reshape(4, 16, 4, 16)[:, 0, :, 0].reshape(16)
     expected = cells[masked_cells].var(axis=1).mean()
@@ -81,13 +87,7 @@ def test_mean_colour_error__equals_the_masked_units_per_channel_variance(photo_b
 
 def test_visible_mean_error__is_the_masked_pixels_spread_around_the_visible_mean_colour(
         photo_batch):
-    model = build_model(target=dict(type='PixelTarget', patch_size=16, normalize=False))
-    torch.manual_seed(3)
-    r = reconstruct_pixels(model, photo_batch[:1])[0]
-    torch.manual_seed(3)
-    unit = unit_pixels(model.masker(photo_batch[:1]).mask[0])
-    std = torch.tensor(PREPROCESSOR['std'])
-    image = (photo_batch[0].permute(1, 2, 0) * std).numpy()
+    r, unit, image = one_draw(photo_batch)
     colour = image[~unit].mean(0)
     expected = ((image[unit] - colour) ** 2).mean()
     assert abs(r.errors['visible_mean'] - expected) <= 1e-3 * expected
