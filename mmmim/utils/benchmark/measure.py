@@ -48,13 +48,16 @@ Step = Callable[[int], float]
 
 
 def train_step_fn(model: nn.Module, wrapper: OptimWrapper,
-                  batches: Union[dict, Sequence[dict]]) -> Step:
+                  batches: Union[dict, Sequence[dict]],
+                  train_step: Optional[Callable] = None) -> Step:
     """mmengine's training step as a :data:`Step`: step ``i`` trains on
-    ``batches[i % len(batches)]`` (one dict: every step)."""
+    ``batches[i % len(batches)]`` (one dict: every step) with ``train_step``
+    (default: ``model.train_step`` as it is at each call)."""
     batches = [batches] if isinstance(batches, dict) else list(batches)
 
     def step(i: int) -> float:
-        return float(model.train_step(dict(batches[i % len(batches)]), wrapper)['loss'])
+        run = train_step or model.train_step
+        return float(run(dict(batches[i % len(batches)]), wrapper)['loss'])
 
     return step
 
@@ -122,11 +125,14 @@ def flop_figures(flops: Optional[int], sec_per_iter: float, ceiling: Optional[fl
 
 
 def measure_steps(step: Step, batch_size: int, warmup: int, iters: int, device: str,
-                  dtype: Optional[torch.dtype], flops: bool = True) -> dict:
+                  dtype: Optional[torch.dtype], flops: bool = True,
+                  flop_step: Optional[Step] = None) -> dict:
     """The one timing procedure of every benchmark (ours and the official codes'):
     CUDA peak statistics reset; with ``flops``, one extra untimed step counted by
     :func:`count_flops`; ``warmup`` untimed and ``iters`` timed steps
-    (:func:`timed_steps`); with ``flops``, the matmul ceiling at ``dtype``. Returns
+    (:func:`timed_steps`); with ``flops``, the matmul ceiling at ``dtype``.
+    ``flop_step``: count the FLOPs on this step instead (the eager one of a compiled
+    ``step``: the counter does not see inside compiled graphs). Returns
     ``images_per_s``, ``sec_per_iter``, ``loss`` and :func:`flop_figures`. Raises
     :class:`StageError` naming the stage that failed."""
     if device.startswith('cuda'):
@@ -134,7 +140,7 @@ def measure_steps(step: Step, batch_size: int, warmup: int, iters: int, device: 
     step_flops = ceiling = None
     if flops:
         with stage('count FLOPs'):
-            step_flops = count_flops(step)
+            step_flops = count_flops(flop_step or step)
     with stage('train step'):
         seconds, loss = timed_steps(step, warmup, iters, device)
     if flops:
@@ -144,32 +150,14 @@ def measure_steps(step: Step, batch_size: int, warmup: int, iters: int, device: 
                 loss=loss, **flop_figures(step_flops, seconds / iters, ceiling))
 
 
-def compile_train_step(model: nn.Module, compile_cfg: Union[bool, dict]) -> None:
+def compile_train_step(model: nn.Module, compile_cfg: Union[bool, dict]) -> Callable:
     """What mmengine's Runner does for ``cfg.compile``: ``model.train_step`` replaced
-    by ``torch.compile(model.train_step, **kwargs)`` (True: no kwargs)."""
+    by ``torch.compile(model.train_step, **kwargs)`` (True: no kwargs). Returns the
+    eager ``train_step``."""
+    eager = model.train_step
     kwargs = {} if compile_cfg is True else dict(compile_cfg)
-    model.train_step = torch.compile(model.train_step, **kwargs)
-
-
-def measure_compiled(model: nn.Module, wrapper: OptimWrapper, batches, compile_cfg,
-                     batch_size: int, warmup: int, iters: int, device: str,
-                     dtype: Optional[torch.dtype], flops: bool) -> dict:
-    """:func:`measure_steps` of the compiled training step, the FLOPs counted on the
-    eager one first (the same model FLOPs; the counter does not see inside compiled
-    graphs)."""
-    step_flops = None
-    if flops:
-        with stage('count FLOPs'):
-            step_flops = count_flops(train_step_fn(model, wrapper, batches))
-    with stage('compile'):
-        compile_train_step(model, compile_cfg)
-    figures = measure_steps(train_step_fn(model, wrapper, batches), batch_size, warmup,
-                            iters, device, dtype, flops=False)
-    if flops:
-        with stage('matmul ceiling'):
-            ceiling = matmul_ceiling(device, dtype)
-        figures.update(flop_figures(step_flops, figures['sec_per_iter'], ceiling))
-    return figures
+    model.train_step = torch.compile(eager, **kwargs)
+    return eager
 
 
 def run_settings(batch_size: int, iters: int, warmup: int, device: str,
@@ -230,10 +218,13 @@ def benchmark_config(config: str, batch_size: int, iters: int, warmup: int = 1,
                 hw = input_size(cfg, image_size)
                 batches = [pack_batch(cfg, photo_batch(batch_size, hw))]
         compile = cfg.get('compile', False) if compile is None else compile
-        figures = measure_compiled(model, wrapper, batches, compile, batch_size, warmup,
-                                   iters, device, dtype, flops) if compile else \
-            measure_steps(train_step_fn(model, wrapper, batches), batch_size, warmup,
-                          iters, device, dtype, flops)
+        eager_step = None
+        if compile:
+            with stage('compile'):
+                eager = compile_train_step(model, compile)
+            eager_step = train_step_fn(model, wrapper, batches, eager)
+        figures = measure_steps(train_step_fn(model, wrapper, batches), batch_size, warmup,
+                                iters, device, dtype, flops, flop_step=eager_step)
     peak_mb, peak_kind = peak_memory_mb(device)
     return dict(
         config=config, error=None, model=type(model).__name__,
