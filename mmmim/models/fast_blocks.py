@@ -23,6 +23,7 @@ tests compare every one with the original's outputs and gradients.
 """
 import torch
 import torch.nn.functional as F
+from mmcv.cnn.bricks.drop import DropPath
 from mmdet.models.backbones.pvt import MixFFN, SpatialReductionAttention
 from mmpretrain.models.utils.attention import MultiheadAttention, WindowMSA
 from torch import nn
@@ -140,8 +141,12 @@ def _is_pointwise_mix_ffn(module: MixFFN) -> bool:
 def use_fast_forward(model: nn.Module) -> nn.Module:
     """Switch every mmdet PVT attention and point-wise MixFFN, mmpretrain attention
     and Swin window attention inside ``model`` to the forwards above, in place
-    (parameters and keys unchanged); returns ``model``."""
+    (parameters and keys unchanged); returns ``model``. Drop-path rates that
+    mmpretrain stores as numpy floats become Python floats (the same value; under
+    torch.compile a numpy rate is a data-dependent branch, a graph break)."""
     for module in model.modules():
+        if isinstance(module, DropPath):
+            module.drop_prob = float(module.drop_prob)
         if type(module) is MultiheadAttention:
             module.__class__ = UnbindQKVAttention
         elif type(module) is WindowMSA:

@@ -21,16 +21,36 @@ class MaskSet:
         secondary: optional bool ``[B, L]``, True = visible unit whose content the
             encoder replaces by a learnable token (UM-MAE's secondary masking).
             Always a subset of ``~mask``; never in the loss.
+        num_masked: the number of True per row of ``mask`` when every row has the
+            same, known one (maskers drawing a fixed count set it), else None. With
+            it, gathers of the visible rows have a static shape (no data-dependent
+            boolean index: no sync, no torch.compile graph break).
     """
     mask: torch.Tensor
     grid: Tuple[int, int]
     unit_size: int
     secondary: Optional[torch.Tensor] = None
+    num_masked: Optional[int] = None
 
     @property
     def visible(self) -> torch.Tensor:
         """bool ``[B, L]``: units the encoder sees (secondary ones included)."""
         return ~self.mask
+
+    @property
+    def num_visible(self) -> Optional[int]:
+        """Visible units per row (``L - num_masked``), or None when not known."""
+        if self.num_masked is None:
+            return None
+        return self.grid[0] * self.grid[1] - self.num_masked
+
+    def count_on(self, hw: Tuple[int, int], count: Optional[int]) -> Optional[int]:
+        """A per-row unit count (``num_masked``, ``num_visible``) on a token grid
+        ``hw`` as fine as the units or finer (each unit repeated), or None."""
+        if count is None:
+            return None
+        (gh, gw), (h, w) = self.grid, hw
+        return count * (h // gh) * (w // gw)
 
 
 @dataclass

@@ -1,14 +1,24 @@
 """Small tensor helpers shared by encoders, decoders and targets."""
 from functools import lru_cache
-from typing import Tuple
+from typing import Optional, Tuple
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-__all__ = ['sincos_pos_embed', 'init_linear_and_norm', 'resample_mask',
-           'gather_rows', 'scatter_rows', 'patchify', 'unpatchify', 'run_block']
+__all__ = ['check_all', 'sincos_pos_embed', 'init_linear_and_norm', 'resample_mask',
+           'row_positions', 'gather_rows', 'scatter_rows', 'patchify', 'unpatchify', 'run_block']
+
+
+def check_all(condition: torch.Tensor, message: str) -> None:
+    """Raise ``ValueError(message)`` unless the bool tensor ``condition`` is all
+    True. Under torch.compile an in-graph assertion (``torch._assert_async``, with
+    the message) checks it instead, so the check costs no graph break."""
+    if torch.compiler.is_compiling():
+        torch._assert_async(condition.all(), message)
+    elif not bool(condition.all()):
+        raise ValueError(message)
 
 
 @lru_cache(maxsize=64)
@@ -68,18 +78,29 @@ def resample_mask(mask: torch.Tensor, grid: Tuple[int, int],
     return out.flatten(1)
 
 
-def gather_rows(tokens: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+def row_positions(where: torch.Tensor, count: int) -> torch.Tensor:
+    """bool ``[B, L]`` with ``count`` True per row -> long ``[B, count]``: their
+    positions, ascending. A static-shape alternative to ``where.nonzero()``."""
+    order = where.to(torch.uint8).argsort(dim=1, descending=True, stable=True)
+    return order[:, :count]
+
+
+def gather_rows(tokens: torch.Tensor, keep: torch.Tensor,
+                count: Optional[int] = None) -> torch.Tensor:
     """tokens ``[B, L, C]``, keep bool ``[B, L]`` with the same count K per row
-    -> ``[B, K, C]`` in ascending position order."""
-    return tokens[keep].view(tokens.shape[0], -1, tokens.shape[-1])
+    -> ``[B, K, C]`` in ascending position order. Pass ``count=K`` when it is
+    known (:attr:`MaskSet.num_visible`): the gather then has a static shape."""
+    if count is None:
+        return tokens[keep].view(tokens.shape[0], -1, tokens.shape[-1])
+    index = row_positions(keep, count)[..., None]
+    return tokens.gather(1, index.expand(-1, -1, tokens.shape[-1]))
 
 
 def scatter_rows(fill: torch.Tensor, rows: torch.Tensor, where: torch.Tensor) -> torch.Tensor:
-    """Inverse of :func:`gather_rows`: put ``rows [B, K, C]`` at the True places of
-    ``where [B, L]`` in a copy of ``fill [B, L, C]``."""
-    out = fill.clone()
-    out[where] = rows.reshape(-1, rows.shape[-1]).to(out.dtype)
-    return out
+    """Inverse of :func:`gather_rows`: ``rows [B, K, C]`` put at the True places
+    of ``where [B, L]`` (K per row) of ``fill [B, L, C]``, in a new tensor."""
+    index = row_positions(where, rows.shape[1])[..., None].expand(-1, -1, fill.shape[-1])
+    return fill.scatter(1, index, rows.to(fill.dtype))
 
 
 def patchify(images: torch.Tensor, patch: int) -> torch.Tensor:

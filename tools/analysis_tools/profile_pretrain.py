@@ -3,6 +3,8 @@
     python tools/analysis_tools/profile_pretrain.py CONFIG --batch-size N \
         [--steps K] [--warmup W] [--amp] [--top T] [--image-size S] \
         [--callers aten::copy_ ...] [--cfg-options k=v ...] [--trace OUT.json]
+    python tools/analysis_tools/profile_pretrain.py --official NAME --root PATH \
+        --batch-size N [same options]
 
 The model, optimizer wrapper (at the benchmark's precision: fp32, or ``--amp``: bf16
 autocast on CPU) and batch are built exactly as ``benchmark_pretrain.py`` builds them
@@ -10,7 +12,10 @@ autocast on CPU) and batch are built exactly as ``benchmark_pretrain.py`` builds
 ``torch.profiler`` (CPU activities); the table lists the top operators by self CPU
 time with their share of the profiled wall time, then groups of operators (attention,
 matmul, softmax, normalization, activation, copies / layout, gathers / scatters,
-optimizer step). See docs/benchmark.md ("Where the time goes").
+optimizer step). ``--official NAME --root PATH`` profiles an official model of
+``benchmark_official.py`` (its names, e.g. ``ummae_pvt_small_256``) from a local
+checkout instead, its step built exactly as that benchmark builds it. See
+docs/benchmark.md ("Where the time goes").
 """
 import argparse
 import re
@@ -61,15 +66,26 @@ def group_of(name: str) -> str:
     return 'other'
 
 
-def build(cfg, args):
-    """The model, optimizer wrapper and one batch, as the benchmark builds them."""
-    dtype = amp_dtype('cpu') if args.amp else None
-    torch.manual_seed(args.seed)
-    model = build_model_from_cfg(cfg).train()
-    wrapper = build_benchmark_optim_wrapper(model, cfg, dtype, 'cpu')
-    wrapper.initialize_count_status(model, 0, args.warmup + args.steps)
-    batch = pack_batch(cfg, photo_batch(args.batch_size, input_size(cfg, args.image_size)))
-    return model, wrapper, batch
+def build_ours(args):
+    """``step(i)``: one training step of the config's model, optimizer wrapper and
+    batch, built as the benchmark builds them."""
+    cfg = load_config(args.config, parse_cfg_options(args.cfg_options))
+    with config_scope(cfg):
+        dtype = amp_dtype('cpu') if args.amp else None
+        torch.manual_seed(args.seed)
+        model = build_model_from_cfg(cfg).train()
+        wrapper = build_benchmark_optim_wrapper(model, cfg, dtype, 'cpu')
+        wrapper.initialize_count_status(model, 0, args.warmup + args.steps)
+        batch = pack_batch(cfg, photo_batch(args.batch_size, input_size(cfg, args.image_size)))
+    return lambda i: float(model.train_step(dict(batch), wrapper)['loss'])
+
+
+def build_theirs(args):
+    """``step(i)``: one training step of the official model, as benchmark_official.py
+    times it."""
+    from mmmim.utils.benchmark.official import build_official
+    return build_official(args.official, args.root, args.batch_size,
+                          args.warmup + args.steps, args.amp, 'cpu', args.seed).step
 
 
 def report(prof, wall: float, steps: int, top: int) -> None:
@@ -112,7 +128,11 @@ def callers_of(prof, name: str, depth: int = 3) -> list:
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('config')
+    parser.add_argument('config', nargs='?', default=None)
+    parser.add_argument('--official', default=None, metavar='NAME',
+                        help="an official model of benchmark_official.py instead of CONFIG")
+    parser.add_argument('--root', default=None, metavar='PATH',
+                        help='the local checkout of the official model')
     parser.add_argument('--batch-size', type=int, default=16)
     parser.add_argument('--steps', type=int, default=2, help='profiled train steps')
     parser.add_argument('--warmup', type=int, default=1)
@@ -124,22 +144,30 @@ def parse_args(argv=None):
     parser.add_argument('--callers', nargs='+', default=None,
                         help='operators whose time to break down by caller, e.g. aten::copy_')
     parser.add_argument('--cfg-options', nargs='+', default=None)
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if (args.config is None) == (args.official is None):
+        parser.error('give a CONFIG or --official NAME (with --root PATH), not both')
+    if args.official:
+        from mmmim.utils.benchmark.official import OFFICIAL_MODELS
+        if args.official not in OFFICIAL_MODELS:
+            parser.error(f'--official {args.official!r}: not one of {sorted(OFFICIAL_MODELS)}')
+        if not args.root:
+            parser.error('--official needs --root PATH (a local checkout)')
+    return args
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    cfg = load_config(args.config, parse_cfg_options(args.cfg_options))
-    with config_scope(cfg):
-        model, wrapper, batch = build(cfg, args)
-        for _ in range(args.warmup):
-            float(model.train_step(dict(batch), wrapper)['loss'])
-        with profile(activities=[ProfilerActivity.CPU]) as prof:
-            start = time.perf_counter()
-            for _ in range(args.steps):
-                float(model.train_step(dict(batch), wrapper)['loss'])
-            wall = time.perf_counter() - start
-    print(f'{args.config} batch {args.batch_size} {"bf16 autocast" if args.amp else "fp32"} '
+    step = build_theirs(args) if args.official else build_ours(args)
+    for i in range(args.warmup):
+        step(i)
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        start = time.perf_counter()
+        for i in range(args.warmup, args.warmup + args.steps):
+            step(i)
+        wall = time.perf_counter() - start
+    what = f'{args.official} ({args.root})' if args.official else args.config
+    print(f'{what} batch {args.batch_size} {"bf16 autocast" if args.amp else "fp32"} '
           f'threads {torch.get_num_threads()} torch {torch.__version__}')
     report(prof, wall, args.steps, args.top)
     for name in args.callers or ():

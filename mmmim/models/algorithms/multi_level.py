@@ -140,8 +140,7 @@ class MultiLevelMaskedImageModel(MaskedImageModel):
     def loss(self, inputs: torch.Tensor, data_samples: Optional[list] = None
              ) -> Dict[str, torch.Tensor]:
         masks = self.masker(inputs)
-        with self.isolated_levels():
-            latent = self.encoder(inputs, masks)
+        latent = self.encode(inputs, masks)
         targets = self.target.multi_scale(inputs)
         return {level.log_name: level.weight * self.level_loss(
                     decoder(self.level_input(latent, level.tap), masks),
@@ -165,6 +164,15 @@ class MultiLevelMaskedImageModel(MaskedImageModel):
             raise KeyError(f'the encoder gave taps {sorted(latent.taps)}, not {tap!r}')
         return EncoderOutput(tokens=latent.taps[tap], hw=latent.tap_hw[tap],
                              num_extra_tokens=latent.num_extra_tokens)
+
+    def encode(self, inputs: torch.Tensor, masks: MaskSet) -> EncoderOutput:
+        """The encoder's output; with ``isolate_levels``, the main stream detached
+        after each tap (the hooks stay out of the way otherwise, and out of
+        torch.compile's graph)."""
+        if not self.isolate_levels:
+            return self.encoder(inputs, masks)
+        with self.isolated_levels():
+            return self.encoder(inputs, masks)
 
     @contextmanager
     def isolated_levels(self) -> Iterator[None]:

@@ -22,7 +22,8 @@ def tap_masks(masks: MaskSet, hw: Tuple[int, int]) -> MaskSet:
         raise ValueError(f'a {hw[0]}x{hw[1]} token map is coarser than the '
                          f'{masks.grid[0]}x{masks.grid[1]} unit grid: tokens mix units')
     mask = resample_mask(masks.mask, masks.grid, hw)
-    return MaskSet(mask=mask, grid=tuple(hw), unit_size=masks.unit_size * masks.grid[0] // hw[0])
+    return MaskSet(mask=mask, grid=tuple(hw), unit_size=masks.unit_size * masks.grid[0] // hw[0],
+                   num_masked=masks.count_on(hw, masks.num_masked))
 
 
 def compact_index(windows: Tuple[int, int], per_unit: int, device=None) -> torch.Tensor:
@@ -146,7 +147,8 @@ class LocalMIMDecoder(BaseModule):
         """Full-grid tokens -> the visible ones (row-major) and the mask on the tap grid."""
         on_grid = tap_masks(masks, latent.hw)
         extra = latent.tokens[:, :latent.num_extra_tokens]
-        visible = gather_rows(latent.tokens[:, latent.num_extra_tokens:], on_grid.visible)
+        visible = gather_rows(latent.tokens[:, latent.num_extra_tokens:], on_grid.visible,
+                              on_grid.num_visible)
         return (EncoderOutput(torch.cat([extra, visible], 1), latent.hw,
                               latent.num_extra_tokens), on_grid)
 
@@ -164,13 +166,13 @@ class LocalMIMDecoder(BaseModule):
         if (h, w) == windows and self.expand is not None:         # one token per window
             return (EncoderOutput(tokens, windows),
                     MaskSet(torch.zeros(b, h * w, dtype=torch.bool, device=tokens.device),
-                            windows, 2 * masks.unit_size))
+                            windows, 2 * masks.unit_size, num_masked=0))
         if h % windows[0] or w % windows[1] or h // windows[0] != w // windows[1]:
             raise ValueError(f'{h}x{w} compact tokens do not tile the {windows} windows '
                              '(tokens coarser than a unit need upsample > 1)')
         r = h // windows[0]
         on_grid = tap_masks(masks, (2 * h, 2 * w))
         index = compact_index(windows, r, tokens.device)[None, :, None].expand(b, -1, 1)
-        order = gather_rows(index, on_grid.visible)                 # [B, K', 1]
+        order = gather_rows(index, on_grid.visible, on_grid.num_visible)  # [B, K', 1]
         visible = tokens.gather(1, order.expand(-1, -1, tokens.shape[-1]))
         return EncoderOutput(visible, on_grid.grid), on_grid

@@ -56,7 +56,7 @@ class UMMAEDecoder(BaseModule):
         x = self.shuffle(x.transpose(1, 2).reshape(b, -1, h, w))     # [B, D, 2h, 2w]
         x = x.flatten(2).transpose(1, 2)                              # [B, windows, D]
         windows = window_index(masks.grid, x.device)[None, :, None].expand(b, -1, 1)
-        order = gather_rows(windows, masks.visible)                   # [B, K, 1]
+        order = gather_rows(windows, masks.visible, masks.num_visible)  # [B, K, 1]
         return x.gather(1, order.expand(-1, -1, x.shape[-1]))         # [B, K, D]
 
     def forward(self, latent: EncoderOutput, masks: MaskSet) -> torch.Tensor:

@@ -13,6 +13,8 @@ from typing import Tuple
 import torch
 import torch.nn.functional as F
 
+from ..utils import check_all
+
 __all__ = ['window_choice', 'compact_map', 'compact_units', 'compact_pos_embed', 'window_index']
 
 
@@ -26,9 +28,8 @@ def window_choice(visible: torch.Tensor, grid: Tuple[int, int]) -> torch.Tensor:
     b = visible.shape[0]
     windows = visible.view(b, gh // 2, 2, gw // 2, 2).permute(0, 1, 3, 2, 4)
     windows = windows.reshape(b, gh // 2, gw // 2, 4)
-    if not bool((windows.sum(-1) == 1).all()):
-        raise ValueError('compaction needs exactly one visible unit per 2x2 window '
-                         '(a uniform mask); use masking="mask_token" for other masks')
+    check_all(windows.sum(-1) == 1, 'compaction needs exactly one visible unit per 2x2 '
+              'window (a uniform mask); use masking="mask_token" for other masks')
     return windows.float().argmax(-1)
 
 

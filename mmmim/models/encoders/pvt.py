@@ -109,6 +109,7 @@ class MaskedPVT(PyramidVisionTransformer):
                            if masking == 'mask_token' else None)
         for pos in self.position_embeddings():
             pos.pos_embed.requires_grad = not fixed_pos_embed
+            pos.pos_shape = tuple(int(s) for s in pos.pos_shape)  # mmdet's numpy ints
 
     def get_layer_depth(self, param_name: str, prefix: str = '') -> Tuple[int, int]:
         """``(depth, number of depths)`` of a parameter for layer-wise lr decay: the

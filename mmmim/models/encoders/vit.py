@@ -104,7 +104,8 @@ class MaskedViT(VisionTransformer):
                                  'built with secondary_token=False')
             secondary = resample_mask(masks.secondary, masks.grid, hw)[..., None]
             patches = torch.where(secondary, self.secondary_token.to(patches.dtype), patches)
-        tokens = gather_rows(patches + pos[:, self.num_extra_tokens:], visible)
+        tokens = gather_rows(patches + pos[:, self.num_extra_tokens:], visible,
+                             masks.count_on(hw, masks.num_visible))
         return tokens, pos[:, :self.num_extra_tokens], hw
 
     def forward_visible(self, x: torch.Tensor, masks: MaskSet) -> EncoderOutput:

@@ -53,6 +53,6 @@ class RandomMasker(nn.Module):
         """images ``[B, C, H, W]`` -> MaskSet with mask ``[B, (H/u)*(W/u)]``."""
         grid = grid_of(images.shape[-2:], self.unit_size)
         num_units = grid[0] * grid[1]
-        mask = random_mask(images.shape[0], num_units, round(self.ratio * num_units),
-                           images.device)
-        return MaskSet(mask=mask, grid=grid, unit_size=self.unit_size)
+        num_masked = round(self.ratio * num_units)
+        mask = random_mask(images.shape[0], num_units, num_masked, images.device)
+        return MaskSet(mask=mask, grid=grid, unit_size=self.unit_size, num_masked=num_masked)

@@ -1,5 +1,5 @@
 """UM-MAE's uniform sampling plus secondary masking as a registered module."""
-from typing import Tuple
+from typing import Optional, Tuple
 
 import torch
 from torch import nn
@@ -54,14 +54,16 @@ def secondary_count(num_visible: int, ratio: float) -> int:
     return num_visible - int(num_visible * (1 - ratio))
 
 
-def secondary_mask(mask: torch.Tensor, ratio: float) -> torch.Tensor:
+def secondary_mask(mask: torch.Tensor, ratio: float,
+                   num_visible: Optional[int] = None) -> torch.Tensor:
     """bool ``[B, L]``: exactly :func:`secondary_count` of each sample's visible
     units (``~mask``), drawn uniformly; never a masked unit."""
-    visible = ~mask
-    counts = visible.sum(1)
-    if not bool((counts == counts[0]).all()):
-        raise ValueError('secondary masking needs the same visible count per sample')
-    num = secondary_count(int(counts[0]), ratio)
+    if num_visible is None:           # not known from the draw: count and check
+        counts = (~mask).sum(1)
+        if not bool((counts == counts[0]).all()):
+            raise ValueError('secondary masking needs the same visible count per sample')
+        num_visible = int(counts[0])
+    num = secondary_count(num_visible, ratio)
     # rank visible units first (noise in [0, 1)) and masked ones last (>= 1)
     noise = torch.rand(mask.shape, device=mask.device) + mask.float()
     return noise.argsort(dim=1).argsort(dim=1) < num
@@ -97,6 +99,8 @@ class UniformMasker(nn.Module):
         """images ``[B, C, H, W]`` -> MaskSet on the ``(H/u, W/u)`` unit grid."""
         grid = grid_of(images.shape[-2:], self.unit_size)
         mask = uniform_mask(images.shape[0], grid, self.draw, images.device)
-        secondary = (secondary_mask(mask, self.secondary_ratio)
+        num_visible = grid[0] * grid[1] // 4                  # one unit per 2x2 window
+        secondary = (secondary_mask(mask, self.secondary_ratio, num_visible)
                      if self.secondary_ratio > 0 else None)
-        return MaskSet(mask=mask, grid=grid, unit_size=self.unit_size, secondary=secondary)
+        return MaskSet(mask=mask, grid=grid, unit_size=self.unit_size, secondary=secondary,
+                       num_masked=grid[0] * grid[1] - num_visible)

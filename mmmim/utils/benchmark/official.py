@@ -266,11 +266,26 @@ def import_checkout(entry: OfficialModel, root: str, shims: Shims,
     return folder, factory, generator
 
 
-def benchmark_official(name: str, root: str, batch_size: int, iters: int, warmup: int = 1,
-                       amp: bool = False, device: str = 'cpu', seed: int = 0,
-                       flops: bool = True, shims: Optional[Shims] = None) -> dict:
-    """Benchmark the official model ``name`` of the checkout ``root`` in this process
-    (the shims change this process's modules: run it in a fresh one)."""
+@dataclass
+class OfficialRun:
+    """An official model built for timing: its training step and what the record
+    reports of it."""
+    step: Step
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    grad_scaler: bool
+    folder: Path
+    dtype: Optional[torch.dtype]
+    imports_mb: Optional[float]
+    image_size: Tuple[int, int]
+
+
+def build_official(name: str, root: str, batch_size: int, steps: int, amp: bool = False,
+                   device: str = 'cpu', seed: int = 0,
+                   shims: Optional[Shims] = None) -> OfficialRun:
+    """The official model ``name`` of the checkout ``root``, its AdamW and loss
+    scaler, one photo batch and ``steps`` mask batches, as its training loop runs
+    them (the shims change this process's modules: run it in a fresh one)."""
     entry = OFFICIAL_MODELS[name]
     shims = shims or Shims()
     dtype = amp_dtype(device) if amp else None
@@ -290,20 +305,31 @@ def benchmark_official(name: str, root: str, batch_size: int, iters: int, warmup
     with stage('prepare batch'):
         hw = (entry.image_size, entry.image_size)
         images = normalized_photo_batch(batch_size, hw).to(device)
-        masks = (draw_masks(generator, entry.mask, batch_size, warmup + iters, device)
-                 if generator else None)
+        masks = draw_masks(generator, entry.mask, batch_size, steps, device) if generator else None
     step = official_step(model, entry.forward_fn(model, images, masks), optimizer, scaler,
                          device, dtype)
-    figures = measure_steps(step, batch_size, warmup, iters, device, dtype, flops)
+    return OfficialRun(step, model, optimizer, scaler.is_enabled(), folder, dtype,
+                       imports_mb, hw)
+
+
+def benchmark_official(name: str, root: str, batch_size: int, iters: int, warmup: int = 1,
+                       amp: bool = False, device: str = 'cpu', seed: int = 0,
+                       flops: bool = True, shims: Optional[Shims] = None) -> dict:
+    """Benchmark the official model ``name`` of the checkout ``root`` in this process
+    (the shims change this process's modules: run it in a fresh one)."""
+    entry = OFFICIAL_MODELS[name]
+    shims = shims or Shims()
+    run = build_official(name, root, batch_size, warmup + iters, amp, device, seed, shims)
+    figures = measure_steps(run.step, batch_size, warmup, iters, device, run.dtype, flops)
     peak_mb, peak_kind = peak_memory_mb(device)
     return dict(
-        config=name, official=name, error=None, model=type(model).__name__,
-        factory=f'{entry.module}.{entry.factory}', root=str(folder),
-        optimizer=type(optimizer).__name__, grad_scaler=scaler.is_enabled(),
+        config=name, official=name, error=None, model=type(run.model).__name__,
+        factory=f'{entry.module}.{entry.factory}', root=str(run.folder),
+        optimizer=type(run.optimizer).__name__, grad_scaler=run.grad_scaler,
         shims=list(shims.used), **figures, peak_mem_mb=peak_mb, peak_mem_kind=peak_kind,
-        peak_mem_before_model_mb=imports_mb, **parameter_counts(model),
-        image_size=list(hw), data='photos', distinct_batches=1,
-        **run_settings(batch_size, iters, warmup, device, dtype))
+        peak_mem_before_model_mb=run.imports_mb, **parameter_counts(run.model),
+        image_size=list(run.image_size), data='photos', distinct_batches=1,
+        **run_settings(batch_size, iters, warmup, device, run.dtype))
 
 
 def official_failure(name: str, message: str, shims: Sequence[str] = ()) -> dict:
