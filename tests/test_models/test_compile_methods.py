@@ -27,7 +27,8 @@ METHODS = {
     'localmim_swin': 'localmim/localmim_swin-base-w7_8xb256-amp-coslr-100e_in1k.py',
     'pixmim': 'pixmim/pixmim_vit-base-p16_8xb512-amp-coslr-300e_in1k.py',
     'ummae_vit': 'ummae/ummae_vit-base-p16_8xb512-amp-coslr-200e_in1k.py',
-    'localmim_ummae_swin': 'localmim/localmim_ummae_swin-base-w8_8xb256-amp-coslr-100e_in1k-256px.py',
+    'localmim_ummae_swin':
+        'localmim/localmim_ummae_swin-base-w8_8xb256-amp-coslr-100e_in1k-256px.py',
 }
 
 
