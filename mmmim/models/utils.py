@@ -14,9 +14,10 @@ __all__ = ['check_all', 'sincos_pos_embed', 'init_linear_and_norm', 'resample_ma
 def check_all(condition: torch.Tensor, message: str) -> None:
     """Raise ``ValueError(message)`` unless the bool tensor ``condition`` is all
     True. Under torch.compile an in-graph assertion (``torch._assert_async``, with
-    the message) checks it instead, so the check costs no graph break."""
+    the message) checks it instead, so the check costs no graph break (double
+    quotes become single ones there: Inductor's C++ code embeds the message)."""
     if torch.compiler.is_compiling():
-        torch._assert_async(condition.all(), message)
+        torch._assert_async(condition.all(), message.replace('"', "'"))
     elif not bool(condition.all()):
         raise ValueError(message)
 

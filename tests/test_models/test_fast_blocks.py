@@ -16,6 +16,7 @@ from mmmim.models.fast_blocks import (
     SDPASpatialReductionAttention,
     UnbindQKVAttention,
     UnbindQKVWindowMSA,
+    attention,
     use_fast_forward,
 )
 
@@ -134,3 +135,35 @@ def test_masked_pvt_plain_forward_matches_mmdet_after_conversion():
     with torch.no_grad():
         for ours, theirs in zip(model(images), reference(images)):
             torch.testing.assert_close(ours, theirs, **TOL)
+
+
+def qkv_from_photos(keys: int, dtype=torch.float32):
+    """q, k, v ``[2, 2, keys, 16]`` from real photographs, leaf tensors at ``dtype``."""
+    side = int(keys**0.5)
+    tokens = photo_tokens((side, side), 96).detach()                  # [2, keys, 96]
+    q, k, v = tokens.view(2, keys, 3, 2, 16).permute(2, 0, 3, 1, 4)
+    return [t.to(dtype).contiguous().requires_grad_() for t in (q, k, v)]
+
+
+def attention_and_grads(fn, q, k, v):
+    out = fn(q, k, v)
+    (out.float() * torch.linspace(-1, 1, out.shape[-1])).square().sum().backward()
+    return out.float(), [t.grad.float() for t in (q, k, v)]
+
+
+@pytest.mark.parametrize('keys', [64, 256])
+def test_attention__bf16_on_cpu_matches_fp32_attention_to_bf16_precision(keys):
+    reference = attention_and_grads(F.scaled_dot_product_attention, *qkv_from_photos(keys))
+    half = attention_and_grads(attention, *qkv_from_photos(keys, torch.bfloat16))
+    for got, want in zip([half[0], *half[1]], [reference[0], *reference[1]]):
+        scale = want.abs().max()
+        assert (got - want).abs().max() < 0.02 * scale, (keys, (got - want).abs().max(), scale)
+
+
+def test_attention__explicit_only_for_short_half_precision_inputs(monkeypatch):
+    calls = []
+    monkeypatch.setattr(F, 'scaled_dot_product_attention',
+                        lambda *a, **kw: calls.append(a[1].shape[-2]) or a[0])
+    for keys, dtype in ((64, torch.float32), (64, torch.bfloat16), (256, torch.bfloat16)):
+        attention(*qkv_from_photos(keys, dtype))
+    assert calls == [64, 256]  # fp32: the fused kernel; bf16: explicit up to 128 keys
