@@ -39,6 +39,15 @@ HALF_DTYPES = (torch.bfloat16, torch.float16)
 EXPLICIT_MAX_KEYS = 128
 
 
+def softmax_as_is(scores: torch.Tensor) -> torch.Tensor:
+    """Softmax over the last dim at the scores' own precision: outside CPU autocast,
+    which would return it in fp32 (for half-precision scores the kernel computes in
+    fp32 and rounds the weights back, and only that half-precision result is kept
+    for the backward pass)."""
+    with torch.autocast('cpu', enabled=False):
+        return scores.softmax(-1)
+
+
 def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
               dropout_p: float = 0.) -> torch.Tensor:
     """``softmax(q k^T / sqrt(d)) v``: q ``[B, h, N, d]``, k and v ``[B, h, M, d]``
@@ -54,8 +63,7 @@ def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
     if q.device.type != 'cpu' or q.dtype not in HALF_DTYPES or k.shape[-2] > EXPLICIT_MAX_KEYS:
         return F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p)
     scores = (q * q.shape[-1]**-0.5) @ k.transpose(-2, -1)          # [B, h, N, M]
-    with torch.autocast('cpu', enabled=False):
-        probs = scores.softmax(-1)
+    probs = softmax_as_is(scores)
     if dropout_p:
         probs = F.dropout(probs, dropout_p)
     return probs @ v
@@ -141,17 +149,26 @@ class UnbindQKVWindowMSA(WindowMSA):
     relative-position bias as its mask runs torch's slower math path on the CPU."""
 
     def forward(self, x: torch.Tensor, mask=None) -> torch.Tensor:
-        """x ``[B * windows, N, C]``; mask ``[windows, N, N]`` (0 / -100) or None."""
+        """x ``[B * windows, N, C]``; mask ``[windows, N, N]`` (0 / -100) or None.
+
+        In half precision on the CPU (bf16 autocast) the bias and the shift mask are
+        added at the scores' precision and the softmax runs there (computed in fp32
+        inside the kernel), instead of promoting the ``[B * windows, h, N, N]`` scores
+        to fp32 and casting the weights back for the product with v: those copies
+        were a fifth of a SimMIM Swin-T bf16 step (docs/benchmark.md)."""
         b, n, c = x.shape
         q, k, v = split_qkv(self.qkv(x), self.num_heads)
         bias = self.relative_position_bias_table[self.relative_position_index.view(-1)]
         bias = bias.view(n, n, -1).permute(2, 0, 1)                     # [heads, N, N]
-        attn = (q * self.scale) @ k.transpose(-2, -1) + bias
+        attn = (q * self.scale) @ k.transpose(-2, -1)
+        half = attn.device.type == 'cpu' and attn.dtype in HALF_DTYPES
+        attn = attn + (bias.to(attn.dtype) if half else bias)
         if mask is not None:
             windows = mask.shape[0]
-            attn = attn.view(b // windows, windows, self.num_heads, n, n) + mask[:, None]
+            attn = attn.view(b // windows, windows, self.num_heads, n, n) + (
+                mask.to(attn.dtype) if half else mask)[:, None]
             attn = attn.view(b, self.num_heads, n, n)
-        attn = self.attn_drop(self.softmax(attn))
+        attn = self.attn_drop(softmax_as_is(attn) if half else self.softmax(attn))
         out = (attn @ v).transpose(1, 2).reshape(b, n, c)
         return self.proj_drop(self.proj(out))
 

@@ -78,6 +78,22 @@ def test_unbind_window_attention_matches_mmpretrain_with_and_without_shift(shift
     assert_same_computation(original, fast, (8, 8), 16)
 
 
+@pytest.mark.parametrize('shift', [0, 2])
+def test_window_attention__bf16_autocast_matches_fp32_to_bf16_precision(shift):
+    torch.manual_seed(0)
+    fast = use_fast_forward(perturbed(ShiftWindowMSA(16, 2, window_size=4, shift_size=shift)))
+    x = photo_tokens((8, 8), 16)
+    reference = outputs_and_grads(fast, x, (8, 8))
+    fast.zero_grad()
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        half = outputs_and_grads(fast, x, (8, 8))
+    assert half[0].dtype == torch.bfloat16
+    pairs = [(half[0].float(), reference[0]), (half[1], reference[1])]
+    pairs += [(half[2][n], reference[2][n]) for n in reference[2]]   # the bias table too
+    for got, want in pairs:
+        assert (got - want).abs().max() < 0.03 * want.abs().max(), (got - want).abs().max()
+
+
 def pvt_layer(dims, heads, sr_ratio, pool=None):
     torch.manual_seed(0)
     layer = PVTEncoderLayer(dims, heads, 4 * dims, sr_ratio=sr_ratio)
