@@ -28,14 +28,14 @@ from mmdet.models.backbones.pvt import MixFFN, SpatialReductionAttention
 from mmpretrain.models.utils.attention import MultiheadAttention, WindowMSA
 from torch import nn
 
-__all__ = ['attention', 'SDPASpatialReductionAttention', 'LinearMixFFN', 'UnbindQKVAttention',
-           'UnbindQKVWindowMSA', 'conv1x1_on_map', 'use_fast_forward']
+__all__ = ['attention', 'explicit_attention', 'SDPASpatialReductionAttention', 'LinearMixFFN',
+           'UnbindQKVAttention', 'UnbindQKVWindowMSA', 'conv1x1_on_map', 'use_fast_forward']
 
 
 HALF_DTYPES = (torch.bfloat16, torch.float16)
 #: above this many keys the explicit product keeps a large ``[B, h, N, M]`` weight
-#: tensor for the backward pass (MAE ViT-B's decoder: +200 MB peak at batch 16, for
-#: a 3% faster step) and the fused kernel stays
+#: tensor for the backward pass (MAE ViT-B's decoder: +200 MB peak RSS at batch 16,
+#: more than the official MAE's margin) and the fused kernel stays
 EXPLICIT_MAX_KEYS = 128
 
 
@@ -55,13 +55,21 @@ def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
 
     ``F.scaled_dot_product_attention``, except for half-precision inputs on the CPU
     (bf16 autocast) with at most :data:`EXPLICIT_MAX_KEYS` keys: there torch's fused
-    CPU kernel is slower than the explicit product (ViT-B's encoder attention 1.8x,
-    forward and backward; docs/benchmark.md). The scores and the weighted sum run as
-    half-precision matmuls; the softmax takes and gives the half-precision scores
-    (computed in fp32 inside the kernel, as autocast's fp32 softmax rounded back),
-    so only a half-precision copy of the weights is kept for the backward pass."""
+    CPU kernel is slower than the explicit product (1.2x for ViT-B's encoder
+    attention, 1.0-2.0x for PVT-S's stages, forward and backward with the q/k/v
+    Linears: ``tools/analysis_tools/benchmark_attention.py``). The scores and the
+    weighted sum run as half-precision matmuls; the softmax takes and gives the
+    half-precision scores (computed in fp32 inside the kernel, as autocast's fp32
+    softmax rounded back), so only a half-precision copy of the weights is kept for
+    the backward pass."""
     if q.device.type != 'cpu' or q.dtype not in HALF_DTYPES or k.shape[-2] > EXPLICIT_MAX_KEYS:
         return F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p)
+    return explicit_attention(q, k, v, dropout_p)
+
+
+def explicit_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
+                       dropout_p: float = 0.) -> torch.Tensor:
+    """:func:`attention` as matmuls and a softmax at the inputs' precision."""
     scores = (q * q.shape[-1]**-0.5) @ k.transpose(-2, -1)          # [B, h, N, M]
     probs = softmax_as_is(scores)
     if dropout_p:
