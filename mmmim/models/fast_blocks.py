@@ -39,6 +39,11 @@ HALF_DTYPES = (torch.bfloat16, torch.float16)
 EXPLICIT_MAX_KEYS = 128
 
 
+def is_cpu_half(x: torch.Tensor) -> bool:
+    """A half-precision tensor on the CPU (what bf16 autocast gives there)."""
+    return x.device.type == 'cpu' and x.dtype in HALF_DTYPES
+
+
 def softmax_as_is(scores: torch.Tensor) -> torch.Tensor:
     """Softmax over the last dim at the scores' own precision: outside CPU autocast,
     which would return it in fp32 (for half-precision scores the kernel computes in
@@ -62,7 +67,7 @@ def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
     half-precision scores (computed in fp32 inside the kernel, as autocast's fp32
     softmax rounded back), so only a half-precision copy of the weights is kept for
     the backward pass."""
-    if q.device.type != 'cpu' or q.dtype not in HALF_DTYPES or k.shape[-2] > EXPLICIT_MAX_KEYS:
+    if not is_cpu_half(q) or k.shape[-2] > EXPLICIT_MAX_KEYS:
         return F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p)
     return explicit_attention(q, k, v, dropout_p)
 
@@ -169,7 +174,7 @@ class UnbindQKVWindowMSA(WindowMSA):
         bias = self.relative_position_bias_table[self.relative_position_index.view(-1)]
         bias = bias.view(n, n, -1).permute(2, 0, 1)                     # [heads, N, N]
         attn = (q * self.scale) @ k.transpose(-2, -1)
-        half = attn.device.type == 'cpu' and attn.dtype in HALF_DTYPES
+        half = is_cpu_half(attn)
         attn = attn + (bias.to(attn.dtype) if half else bias)
         if mask is not None:
             windows = mask.shape[0]

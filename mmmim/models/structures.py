@@ -9,6 +9,8 @@ from typing import Dict, Optional, Tuple
 
 import torch
 
+from .utils import resample_mask
+
 
 @dataclass
 class MaskSet:
@@ -44,13 +46,18 @@ class MaskSet:
             return None
         return self.grid[0] * self.grid[1] - self.num_masked
 
-    def count_on(self, hw: Tuple[int, int], count: Optional[int]) -> Optional[int]:
-        """A per-row unit count (``num_masked``, ``num_visible``) on a token grid
-        ``hw`` as fine as the units or finer (each unit repeated), or None."""
-        if count is None:
-            return None
+    def on_grid(self, hw: Tuple[int, int]) -> 'MaskSet':
+        """The unit mask on a token grid ``hw`` as fine as the units or finer (each
+        token inside one unit): bool ``[B, h*w]``, True = token of a masked unit;
+        ``num_masked`` scaled with it. Raises for a coarser grid."""
         (gh, gw), (h, w) = self.grid, hw
-        return count * (h // gh) * (w // gw)
+        if h < gh or w < gw:
+            raise ValueError(f'a {h}x{w} token map is coarser than the {gh}x{gw} unit '
+                             'grid: tokens mix units')
+        scale = (h // gh) * (w // gw)
+        num_masked = None if self.num_masked is None else self.num_masked * scale
+        return MaskSet(mask=resample_mask(self.mask, self.grid, hw), grid=(h, w),
+                       unit_size=self.unit_size * gh // h, num_masked=num_masked)
 
 
 @dataclass

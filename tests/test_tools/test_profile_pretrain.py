@@ -1,8 +1,12 @@
 """tools/analysis_tools/profile_pretrain.py on a tiny config derived from the demo."""
 import importlib.util
+import subprocess
+import sys
 from pathlib import Path
 
+import pytest
 from test_benchmark import DEMO, TINY
+from test_benchmark_official import write_fake_ummae
 
 ROOT = Path(__file__).parents[2]
 TOOL = ROOT / 'tools' / 'analysis_tools' / 'profile_pretrain.py'
@@ -41,3 +45,26 @@ def test_group_of__operator_names():
     assert tool.group_of('aten::copy_') == 'copies / layout'
     assert tool.group_of('aten::_fused_adamw_') == 'optimizer step'
     assert tool.group_of('aten::index_put_') == 'gathers / scatters / index'
+
+
+def test_profile__official_model_from_a_checkout(tmp_path):
+    """``--official NAME --root PATH``: the official model of benchmark_official.py,
+    built as that benchmark builds it (the fake UM-MAE checkout of its tests), in a
+    fresh process as its shims need."""
+    fake = write_fake_ummae(tmp_path / 'UM-MAE')
+    proc = subprocess.run([sys.executable, str(TOOL), '--official', 'ummae_swin_tiny_256',
+                           '--root', str(fake), '--batch-size', '2', '--steps', '1',
+                           '--warmup', '0'], capture_output=True, text=True, cwd=ROOT,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert f'ummae_swin_tiny_256 ({fake})' in proc.stdout and 'profiled 1 steps' in proc.stdout
+    assert 'Optimizer.step' in proc.stdout  # the official loop's AdamW step is profiled
+
+
+def test_profile__official_needs_a_root_and_excludes_a_config(capsys):
+    tool = load_tool()
+    for argv in (['--official', 'ummae_swin_tiny_256'], ['x.py', '--official', 'mae_vit_base',
+                                                           '--root', '/r'], []):
+        with pytest.raises(SystemExit):
+            tool.parse_args(argv)
+    assert '--official needs --root PATH' in capsys.readouterr().err

@@ -27,6 +27,7 @@ import torch
 from torch.profiler import ProfilerActivity, profile
 
 from mmmim.utils.benchmark.data import pack_batch, photo_batch
+from mmmim.utils.benchmark.official import OFFICIAL_MODELS, build_official
 from mmmim.utils.benchmark.precision import amp_dtype, build_benchmark_optim_wrapper
 from mmmim.utils.config import (
     build_model_from_cfg,
@@ -83,7 +84,6 @@ def build_ours(args):
 def build_theirs(args):
     """``step(i)``: one training step of the official model, as benchmark_official.py
     times it."""
-    from mmmim.utils.benchmark.official import build_official
     return build_official(args.official, args.root, args.batch_size,
                           args.warmup + args.steps, args.amp, 'cpu', args.seed).step
 
@@ -129,7 +129,7 @@ def callers_of(prof, name: str, depth: int = 3) -> list:
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('config', nargs='?', default=None)
-    parser.add_argument('--official', default=None, metavar='NAME',
+    parser.add_argument('--official', default=None, choices=sorted(OFFICIAL_MODELS),
                         help="an official model of benchmark_official.py instead of CONFIG")
     parser.add_argument('--root', default=None, metavar='PATH',
                         help='the local checkout of the official model')
@@ -147,12 +147,8 @@ def parse_args(argv=None):
     args = parser.parse_args(argv)
     if (args.config is None) == (args.official is None):
         parser.error('give a CONFIG or --official NAME (with --root PATH), not both')
-    if args.official:
-        from mmmim.utils.benchmark.official import OFFICIAL_MODELS
-        if args.official not in OFFICIAL_MODELS:
-            parser.error(f'--official {args.official!r}: not one of {sorted(OFFICIAL_MODELS)}')
-        if not args.root:
-            parser.error('--official needs --root PATH (a local checkout)')
+    if args.official and not args.root:
+        parser.error('--official needs --root PATH (a local checkout)')
     return args
 
 

@@ -9,21 +9,10 @@ from torch import nn
 from mmmim.registry import MODELS
 
 from ..structures import EncoderOutput, MaskSet
-from ..utils import gather_rows, init_linear_and_norm, resample_mask
+from ..utils import gather_rows, init_linear_and_norm
 from .mae_decoder import MAEDecoder
 
 TOKEN_LAYOUTS = ('visible', 'full', 'compact')
-
-
-def tap_masks(masks: MaskSet, hw: Tuple[int, int]) -> MaskSet:
-    """The unit mask on a token grid ``hw`` as fine as the units or finer (each
-    token inside one unit): bool ``[B, h*w]``, True = token of a masked unit."""
-    if hw[0] < masks.grid[0] or hw[1] < masks.grid[1]:
-        raise ValueError(f'a {hw[0]}x{hw[1]} token map is coarser than the '
-                         f'{masks.grid[0]}x{masks.grid[1]} unit grid: tokens mix units')
-    mask = resample_mask(masks.mask, masks.grid, hw)
-    return MaskSet(mask=mask, grid=tuple(hw), unit_size=masks.unit_size * masks.grid[0] // hw[0],
-                   num_masked=masks.count_on(hw, masks.num_masked))
 
 
 def compact_index(windows: Tuple[int, int], per_unit: int, device=None) -> torch.Tensor:
@@ -130,7 +119,7 @@ class LocalMIMDecoder(BaseModule):
         latent = EncoderOutput(tokens=self.in_norm(latent.tokens), hw=tuple(latent.hw),
                                num_extra_tokens=latent.num_extra_tokens)
         if self.token_layout == 'visible':
-            masks = tap_masks(masks, latent.hw)
+            masks = masks.on_grid(latent.hw)
         elif self.token_layout == 'full':
             latent, masks = self.keep_visible(latent, masks)
         elif self.token_layout == 'compact':
@@ -145,7 +134,7 @@ class LocalMIMDecoder(BaseModule):
     @staticmethod
     def keep_visible(latent: EncoderOutput, masks: MaskSet):
         """Full-grid tokens -> the visible ones (row-major) and the mask on the tap grid."""
-        on_grid = tap_masks(masks, latent.hw)
+        on_grid = masks.on_grid(latent.hw)
         extra = latent.tokens[:, :latent.num_extra_tokens]
         visible = gather_rows(latent.tokens[:, latent.num_extra_tokens:], on_grid.visible,
                               on_grid.num_visible)
@@ -171,7 +160,7 @@ class LocalMIMDecoder(BaseModule):
             raise ValueError(f'{h}x{w} compact tokens do not tile the {windows} windows '
                              '(tokens coarser than a unit need upsample > 1)')
         r = h // windows[0]
-        on_grid = tap_masks(masks, (2 * h, 2 * w))
+        on_grid = masks.on_grid((2 * h, 2 * w))
         index = compact_index(windows, r, tokens.device)[None, :, None].expand(b, -1, 1)
         order = gather_rows(index, on_grid.visible, on_grid.num_visible)  # [B, K', 1]
         visible = tokens.gather(1, order.expand(-1, -1, tokens.shape[-1]))

@@ -97,15 +97,15 @@ class MaskedViT(VisionTransformer):
         """Patch-embed, add positions, keep visible patches -> ``[B, K, C]``."""
         patches, hw = self.patch_embed(x)                       # [B, L, C]
         pos = self._positions(hw)
-        visible = resample_mask(masks.visible, masks.grid, hw)  # [B, L] bool
+        on_grid = masks.on_grid(hw)                             # mask [B, L] bool
         if masks.secondary is not None:
             if self.secondary_token is None:
                 raise ValueError('masks carry a secondary mask but the encoder was '
                                  'built with secondary_token=False')
             secondary = resample_mask(masks.secondary, masks.grid, hw)[..., None]
             patches = torch.where(secondary, self.secondary_token.to(patches.dtype), patches)
-        tokens = gather_rows(patches + pos[:, self.num_extra_tokens:], visible,
-                             masks.count_on(hw, masks.num_visible))
+        tokens = gather_rows(patches + pos[:, self.num_extra_tokens:], on_grid.visible,
+                             on_grid.num_visible)
         return tokens, pos[:, :self.num_extra_tokens], hw
 
     def forward_visible(self, x: torch.Tensor, masks: MaskSet) -> EncoderOutput:

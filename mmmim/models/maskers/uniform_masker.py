@@ -7,6 +7,7 @@ from torch import nn
 from mmmim.registry import MODELS
 
 from ..structures import MaskSet
+from ..utils import check_all
 from .random_masker import grid_of
 
 DRAWS = ('independent', 'balanced')
@@ -60,8 +61,8 @@ def secondary_mask(mask: torch.Tensor, ratio: float,
     units (``~mask``), drawn uniformly; never a masked unit."""
     if num_visible is None:           # not known from the draw: count and check
         counts = (~mask).sum(1)
-        if not bool((counts == counts[0]).all()):
-            raise ValueError('secondary masking needs the same visible count per sample')
+        check_all(counts == counts[0], 'secondary masking needs the same visible count '
+                  'per sample')
         num_visible = int(counts[0])
     num = secondary_count(num_visible, ratio)
     # rank visible units first (noise in [0, 1)) and masked ones last (>= 1)
