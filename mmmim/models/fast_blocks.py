@@ -20,12 +20,17 @@ tests compare every one with the original's outputs and gradients.
   attention): q, k and v split from the packed projection by one ``unbind``, whose
   backward stacks the three gradients, instead of three indexings, whose backward
   fills a zero tensor of the whole projection for each and adds them up.
+- :class:`PermutedShiftWindowMSA`: mmpretrain's ``ShiftWindowMSA`` pads (a copy even
+  when there is nothing to pad), rolls (one copy per axis), partitions into windows
+  (a copy) and reverses all three after the attention, each again in the backward;
+  here the cyclic shift and the partition are one precomputed token permutation,
+  one gather each way, whose backward is the gather by the inverse permutation.
 """
 import torch
 import torch.nn.functional as F
 from mmcv.cnn.bricks.drop import DropPath
 from mmdet.models.backbones.pvt import MixFFN, SpatialReductionAttention
-from mmpretrain.models.utils.attention import MultiheadAttention, WindowMSA
+from mmpretrain.models.utils.attention import MultiheadAttention, ShiftWindowMSA, WindowMSA
 from torch import nn
 
 __all__ = ['attention', 'explicit_attention', 'SDPASpatialReductionAttention', 'LinearMixFFN',
@@ -186,6 +191,56 @@ class UnbindQKVWindowMSA(WindowMSA):
         return self.proj_drop(self.proj(out))
 
 
+def window_order(hw, window: int, shift: int, device=None) -> torch.Tensor:
+    """``[H * W]`` token indices that put a row-major ``H x W`` map, cyclically
+    shifted by ``-shift`` on both axes, into windows: window by window (row-major),
+    row-major inside each window. ``tokens[:, order]`` is what mmpretrain's
+    ``torch.roll`` + ``window_partition`` give, flattened."""
+    h, w = hw
+    index = torch.arange(h * w, device=device).view(h, w)
+    if shift:
+        index = index.roll((-shift, -shift), dims=(0, 1))
+    return index.view(h // window, window, w // window, window).permute(0, 2, 1, 3).reshape(-1)
+
+
+class _PermuteTokens(torch.autograd.Function):
+    """``x[:, order]`` for a permutation ``order``; its backward is the gather by the
+    inverse permutation (no zero fill, no scatter-add)."""
+
+    @staticmethod
+    def forward(ctx, x, order, inverse):
+        ctx.save_for_backward(inverse)
+        return x.index_select(1, order)
+
+    @staticmethod
+    def backward(ctx, grad):
+        inverse, = ctx.saved_tensors
+        return grad.index_select(1, inverse), None, None
+
+
+class PermutedShiftWindowMSA(ShiftWindowMSA):
+    """mmpretrain's ``ShiftWindowMSA`` (same parameters: ``w_msa``) with the cyclic
+    shift and the window partition, and their reverses, as one token permutation
+    each way (:func:`window_order`). Maps that need padding to whole windows take
+    mmpretrain's own forward."""
+
+    def forward(self, query: torch.Tensor, hw_shape) -> torch.Tensor:
+        """query ``[B, H * W, C]`` -> ``[B, H * W, C]``."""
+        b, length, c = query.shape
+        (h, w), window = hw_shape, self.window_size
+        if length != h * w or h % window or w % window:
+            return super().forward(query, hw_shape)
+        # a map of exactly one window is not shifted unless small maps are padded
+        shift = 0 if min(h, w) == window and not self.pad_small_map else self.shift_size
+        order = window_order((h, w), window, shift, query.device)
+        inverse = torch.argsort(order)
+        mask = self.get_attn_mask((h, w), window_size=window, shift_size=shift,
+                                  device=query.device)
+        windows = _PermuteTokens.apply(query, order, inverse).view(-1, window**2, c)
+        out = self.w_msa(windows, mask=mask).view(b, length, c)
+        return self.drop(_PermuteTokens.apply(out, inverse, order))
+
+
 def _is_plain_attention(module: SpatialReductionAttention) -> bool:
     mha = module.attn
     return (module.batch_first and mha._qkv_same_embed_dim and mha.bias_k is None
@@ -198,8 +253,9 @@ def _is_pointwise_mix_ffn(module: MixFFN) -> bool:
 
 
 def use_fast_forward(model: nn.Module) -> nn.Module:
-    """Switch every mmdet PVT attention and point-wise MixFFN, mmpretrain attention
-    and Swin window attention inside ``model`` to the forwards above, in place
+    """Switch every mmdet PVT attention and point-wise MixFFN, mmpretrain attention,
+    Swin window attention and shifted-window wrapper inside ``model`` to the forwards
+    above, in place
     (parameters and keys unchanged); returns ``model``. Drop-path rates that
     mmpretrain stores as numpy floats become Python floats (the same value; under
     torch.compile a numpy rate is a data-dependent branch, a graph break)."""
@@ -210,6 +266,8 @@ def use_fast_forward(model: nn.Module) -> nn.Module:
             module.__class__ = UnbindQKVAttention
         elif type(module) is WindowMSA:
             module.__class__ = UnbindQKVWindowMSA
+        elif type(module) is ShiftWindowMSA:
+            module.__class__ = PermutedShiftWindowMSA
         elif type(module) is SpatialReductionAttention and _is_plain_attention(module):
             module.__class__ = SDPASpatialReductionAttention
         elif type(module) is MixFFN and _is_pointwise_mix_ffn(module):

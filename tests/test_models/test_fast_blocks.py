@@ -13,11 +13,13 @@ from mmmim.models.encoders import MaskedPVT
 from mmmim.models.encoders.pvt import PooledReduction
 from mmmim.models.fast_blocks import (
     LinearMixFFN,
+    PermutedShiftWindowMSA,
     SDPASpatialReductionAttention,
     UnbindQKVAttention,
     UnbindQKVWindowMSA,
     attention,
     use_fast_forward,
+    window_order,
 )
 
 TOL = dict(atol=1e-5, rtol=1e-5)
@@ -68,14 +70,41 @@ def test_unbind_attention_matches_mmpretrain_attention(v_shortcut):
     assert_same_computation(original, fast, None, 16)
 
 
-@pytest.mark.parametrize('shift', [0, 2])
-def test_unbind_window_attention_matches_mmpretrain_with_and_without_shift(shift):
+@pytest.mark.parametrize('hw, shift, pad_small_map', [
+    ((8, 8), 0, False),
+    ((8, 8), 2, False),
+    ((4, 4), 2, False),     # one window: mmpretrain does not shift it
+    ((4, 4), 2, True),      # ... unless small maps are padded
+    ((6, 6), 2, False),     # needs padding: mmpretrain's own forward
+])
+def test_shift_window_attention_matches_mmpretrain(hw, shift, pad_small_map):
     torch.manual_seed(0)
-    original = perturbed(ShiftWindowMSA(16, 2, window_size=4, shift_size=shift))
+    original = perturbed(ShiftWindowMSA(16, 2, window_size=4, shift_size=shift,
+                                        pad_small_map=pad_small_map))
     fast = use_fast_forward(copy.deepcopy(original))
+    assert type(fast) is PermutedShiftWindowMSA
     assert type(fast.w_msa) is UnbindQKVWindowMSA
     assert fast.state_dict().keys() == original.state_dict().keys()
-    assert_same_computation(original, fast, (8, 8), 16)
+    assert_same_computation(original, fast, hw, 16)
+
+
+def test_shift_window_attention_permutes_whole_windows_without_pad_or_roll(monkeypatch):
+    fast = use_fast_forward(perturbed(ShiftWindowMSA(16, 2, window_size=4, shift_size=2)))
+    for name in ('pad', 'roll'):
+        monkeypatch.setattr(torch.nn.functional if name == 'pad' else torch, name,
+                            lambda *a, **kw: pytest.fail('padded or rolled'))
+    outputs_and_grads(fast, photo_tokens((8, 8), 16), (8, 8))
+
+
+@pytest.mark.parametrize('shift', [0, 1, 3])
+def test_window_order_is_roll_then_window_partition(shift):
+    h, w, window = 8, 12, 4
+    tokens = torch.arange(h * w).view(1, h, w, 1)
+    rolled = torch.roll(tokens, shifts=(-shift, -shift), dims=(1, 2))
+    windows = ShiftWindowMSA.window_partition(rolled, window).reshape(-1)
+    order = window_order((h, w), window, shift)
+    assert torch.equal(order, windows)
+    assert torch.equal(order.sort().values, torch.arange(h * w))
 
 
 @pytest.mark.parametrize('shift', [0, 2])
