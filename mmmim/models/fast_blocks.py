@@ -34,7 +34,8 @@ from mmpretrain.models.utils.attention import MultiheadAttention, ShiftWindowMSA
 from torch import nn
 
 __all__ = ['attention', 'explicit_attention', 'SDPASpatialReductionAttention', 'LinearMixFFN',
-           'UnbindQKVAttention', 'UnbindQKVWindowMSA', 'conv1x1_on_map', 'use_fast_forward']
+           'UnbindQKVAttention', 'encoder_layer_on_rows', 'UnbindQKVWindowMSA',
+           'PermutedShiftWindowMSA', 'window_order', 'conv1x1_on_map', 'use_fast_forward']
 
 
 HALF_DTYPES = (torch.bfloat16, torch.float16)
@@ -159,6 +160,34 @@ class UnbindQKVAttention(MultiheadAttention):
         out = self.proj(out.transpose(1, 2).reshape(b, n, self.embed_dims))
         out = self.out_drop(self.gamma1(self.proj_drop(out)))
         return v.squeeze(1) + out if self.v_shortcut else out
+
+
+    def forward_rows(self, x: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+        """The outputs of :meth:`forward` at ``rows`` only: x ``[B, N, C_in]``, rows
+        long ``[B, R]`` -> ``[B, R, C]``. Keys and values come from every row; the
+        queries, the attention and the output projection only from ``rows``."""
+        if self.v_shortcut:
+            raise ValueError('forward_rows does not take the v shortcut')
+        (b, n, _), r, c = x.shape, rows.shape[1], self.embed_dims
+        weight, bias = self.qkv.weight, self.qkv.bias
+        kv = F.linear(x, weight[c:], None if bias is None else bias[c:])
+        k, v = kv.reshape(b, n, 2, self.num_heads, -1).permute(2, 0, 3, 1, 4).unbind(0)
+        queries = x.gather(1, rows[..., None].expand(-1, -1, x.shape[-1]))
+        q = F.linear(queries, weight[:c], None if bias is None else bias[:c])
+        q = q.reshape(b, r, self.num_heads, -1).transpose(1, 2)          # [B, h, R, d]
+        out = attention(q, k, v, dropout_p=self.attn_drop if self.training else 0.)
+        out = self.proj(out.transpose(1, 2).reshape(b, r, c))
+        return self.out_drop(self.gamma1(self.proj_drop(out)))
+
+
+def encoder_layer_on_rows(layer: nn.Module, x: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+    """mmpretrain's ``TransformerEncoderLayer`` (attention switched to
+    :class:`UnbindQKVAttention`) computed for ``rows`` only: x ``[B, N, C]``, rows
+    long ``[B, R]`` -> ``layer(x)`` at those rows, ``[B, R, C]``. Every row is still
+    a key and a value; the other rows' queries, MLP and output are skipped."""
+    identity = x.gather(1, rows[..., None].expand(-1, -1, x.shape[-1]))
+    x = identity + layer.attn.forward_rows(layer.ln1(x), rows)
+    return layer.ffn(layer.ln2(x), identity=x)
 
 
 class UnbindQKVWindowMSA(WindowMSA):

@@ -112,3 +112,70 @@ def test_mae_encoder__keys_match_mmpretrain_vision_transformer():
     ours = build_tiny_mae().encoder.state_dict().keys()
     theirs = VisionTransformer(arch=TINY_VIT, img_size=64, patch_size=16).state_dict().keys()
     assert set(ours) == set(theirs)
+
+
+def decoder_outputs_and_grads(decoder, latent, masks, masked_only):
+    """Predictions of the masked units and the gradients of their squared sum."""
+    decoder.zero_grad()
+    tokens = latent.tokens.detach().clone().requires_grad_()
+    from mmmim.models import EncoderOutput
+    pred = decoder(EncoderOutput(tokens=tokens, hw=latent.hw,
+                                 num_extra_tokens=latent.num_extra_tokens), masks, masked_only)
+    if not masked_only:
+        pred = gather_rows(pred, masks.mask, masks.num_masked)
+    (pred * torch.linspace(-1, 1, pred.shape[-1])).square().sum().backward()
+    return [pred, tokens.grad] + [p.grad for p in decoder.parameters() if p.grad is not None]
+
+
+def test_mae_decoder__masked_only_gives_the_masked_units_predictions_and_gradients(photo_batch):
+    """The last block computes only the masked rows: the same predictions of those
+    units and the same gradients everywhere as the full forward (two blocks, one
+    of them before the last, with and without activation checkpointing)."""
+    for with_cp in (False, True):
+        model = build_tiny_mae(decoder=dict(type='MAEDecoder', dims=32, depth=2, num_heads=2,
+                                            with_cp=with_cp))
+        images = real_batch(photo_batch)
+        masks = model.masker(images)
+        assert masks.num_masked == 12                              # 75% of 4x4 units
+        latent = model.encoder(images, masks)
+        full = decoder_outputs_and_grads(model.decoder, latent, masks, False)
+        rows = decoder_outputs_and_grads(model.decoder, latent, masks, True)
+        assert rows[0].shape == (images.shape[0], 12, 16 * 16 * 3)
+        assert len(rows) == len(full)
+        for got, want in zip(rows, full):
+            torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
+
+
+def test_mae_loss__takes_the_masked_only_predictions_and_equals_the_full_loss(photo_batch):
+    model = build_tiny_mae()
+    images = real_batch(photo_batch)
+    calls = []
+    decoder_forward = model.decoder.forward
+    model.decoder.forward = lambda *a, **kw: calls.append(kw) or decoder_forward(*a, **kw)
+    torch.manual_seed(3)
+    loss = model(images, mode='loss')['loss']
+    assert calls == [dict(masked_only=True)]
+    torch.manual_seed(3)
+    masks = model.masker(images)
+    full = model.reconstruction_loss(model.decoder(model.encoder(images, masks), masks),
+                                     model.target(images), masks, images)
+    torch.testing.assert_close(loss, full, atol=1e-6, rtol=1e-5)
+
+
+def test_mae_loss__full_predictions_when_the_target_grid_is_not_the_masks():
+    """8-px targets under 16-px mask units: the loss resamples the mask, so the
+    decoder predicts every unit."""
+    model = build_tiny_mae(target=dict(type='PixelTarget', patch_size=8))
+    masks = model.masker(torch.zeros(2, 3, 64, 64))
+    assert not model.loss_reads_masked_units_only(masks, torch.zeros(2, 3, 64, 64))
+
+
+def test_mae_decoder__masked_only_needs_a_known_masked_count():
+    import pytest
+    model = build_tiny_mae()
+    masks = MaskSet(mask=torch.tensor([[True, False, True, True]]), grid=(2, 2), unit_size=16)
+    from mmmim.models import EncoderOutput
+    latent = EncoderOutput(tokens=torch.randn(1, 2, 32), hw=(2, 2), num_extra_tokens=1)
+    with pytest.raises(ValueError, match='num_masked'):
+        model.decoder(latent, masks, masked_only=True)
+    assert not model.loss_reads_masked_units_only(masks, torch.zeros(1, 3, 32, 32))

@@ -134,3 +134,15 @@ def test_ummae_vit__encoder_sees_one_unit_per_window_and_no_secondary_content():
     r, c = divmod(masks.secondary[0].nonzero()[0].item(), 8)
     changed[0, :, r * 16:(r + 1) * 16, c * 16:(c + 1) * 16] += 3.0
     assert torch.equal(model.encoder(changed, masks).tokens, tokens)
+
+
+def test_ummae_decoder__masked_only_gives_the_masked_units_predictions():
+    decoder = tiny_decoder()
+    torch.manual_seed(1)
+    masks = UniformMasker(secondary_ratio=0.25)(torch.zeros(3, 3, 128, 128))  # 8x8 units
+    latent = EncoderOutput(tokens=torch.randn(3, 4, 24), hw=(2, 2))
+    full = decoder(latent, masks)                                          # [B, 64, D]
+    rows = decoder(latent, masks, masked_only=True)                        # [B, 48, D]
+    assert rows.shape == (3, masks.num_masked, full.shape[-1]) and masks.num_masked == 48
+    want = full[masks.mask].view(3, masks.num_masked, -1)
+    torch.testing.assert_close(rows, want, atol=1e-5, rtol=1e-5)

@@ -8,7 +8,7 @@ from torch import nn
 from mmmim.registry import MODELS
 
 from ..structures import MaskSet
-from ..utils import resample_mask
+from ..utils import gather_rows, resample_mask
 
 
 @torch.compiler.disable
@@ -104,8 +104,23 @@ class MaskedImageModel(BaseModel):
              ) -> Dict[str, torch.Tensor]:
         masks = self.masker(inputs)
         latent = self.encoder(inputs, masks)
+        target = self.target(inputs)
+        if self.loss_reads_masked_units_only(masks, inputs):
+            pred = self.decoder(latent, masks, masked_only=True)           # [B, M, D]
+            target = gather_rows(target, masks.mask, masks.num_masked)
+            every = torch.ones(target.shape[:2], dtype=torch.bool, device=target.device)
+            return dict(loss=self.loss_module(pred, target, every))
         pred = self.decoder(latent, masks)
-        return dict(loss=self.reconstruction_loss(pred, self.target(inputs), masks, inputs))
+        return dict(loss=self.reconstruction_loss(pred, target, masks, inputs))
+
+    def loss_reads_masked_units_only(self, masks: MaskSet, inputs: torch.Tensor) -> bool:
+        """Whether the loss can take the decoder's predictions of the masked units
+        alone (``masked_only``): the decoder offers them, the masker drew a known
+        count per image, and the target's units are the mask's (the loss weight is
+        then the mask itself, so the other units' predictions never enter it)."""
+        return (getattr(self.decoder, 'predicts_masked_only', False)
+                and masks.num_masked is not None
+                and tuple(self.target.grid(inputs.shape[-2:])) == tuple(masks.grid))
 
     def reconstruction_loss(self, pred: torch.Tensor, target: torch.Tensor,
                             masks: MaskSet, inputs: torch.Tensor) -> torch.Tensor:

@@ -1,4 +1,6 @@
 """MAE's transformer decoder over the full unit grid."""
+from functools import partial
+
 import torch
 from mmengine.model import BaseModule
 from mmpretrain.models.backbones.vision_transformer import TransformerEncoderLayer
@@ -6,9 +8,9 @@ from torch import nn
 
 from mmmim.registry import MODELS
 
-from ..fast_blocks import use_fast_forward
+from ..fast_blocks import encoder_layer_on_rows, use_fast_forward
 from ..structures import EncoderOutput, MaskSet
-from ..utils import init_linear_and_norm, run_block, scatter_rows, sincos_pos_embed
+from ..utils import init_linear_and_norm, row_positions, run_block, scatter_rows, sincos_pos_embed
 
 
 @MODELS.register_module()
@@ -30,6 +32,9 @@ class MAEDecoder(BaseModule):
             ``in_dims == dims``) when a wrapping decoder already did (UM-MAE).
         with_cp: activation checkpointing of every block (less memory).
     """
+
+    #: ``forward(..., masked_only=True)`` predicts the masked units alone
+    predicts_masked_only = True
 
     def __init__(self, in_dims: int = 768, dims: int = 512, depth: int = 8,
                  num_heads: int = 16, mlp_ratio: float = 4., unit_size: int = 16,
@@ -54,8 +59,14 @@ class MAEDecoder(BaseModule):
         init_linear_and_norm(self)
         nn.init.normal_(self.mask_token, std=.02)
 
-    def forward(self, latent: EncoderOutput, masks: MaskSet) -> torch.Tensor:
-        """-> predictions ``[B, L, predictor_dims]`` for every unit of the grid."""
+    def forward(self, latent: EncoderOutput, masks: MaskSet,
+                masked_only: bool = False) -> torch.Tensor:
+        """-> predictions ``[B, L, predictor_dims]`` for every unit of the grid; with
+        ``masked_only`` (needs ``masks.num_masked``) ``[B, M, predictor_dims]`` for
+        the M masked units only, in ascending unit order: the last block then
+        computes only their rows (every unit is still a key and a value), so the
+        visible units' last-block queries and MLP, norm and predictor are skipped.
+        The masked units' predictions are the same either way."""
         x = self.embed(latent.tokens)                              # [B, extra + K, D]
         extra, visible = x[:, :latent.num_extra_tokens], x[:, latent.num_extra_tokens:]
         b, num_units = masks.mask.shape
@@ -63,6 +74,16 @@ class MAEDecoder(BaseModule):
         full = scatter_rows(full, visible, masks.visible)         # [B, L, D]
         full = full + sincos_pos_embed(masks.grid, x.shape[-1]).to(x)
         x = torch.cat([extra, full], dim=1)
-        for block in self.blocks:
+        if not masked_only:
+            for block in self.blocks:
+                x = run_block(block, x, with_cp=self.with_cp)
+            return self.predictor(self.norm(x))[:, latent.num_extra_tokens:]
+        if masks.num_masked is None:
+            raise ValueError('masked_only needs masks.num_masked (a masker drawing a '
+                             'fixed count per image)')
+        for block in self.blocks[:-1]:
             x = run_block(block, x, with_cp=self.with_cp)
-        return self.predictor(self.norm(x))[:, latent.num_extra_tokens:]
+        rows = latent.num_extra_tokens + row_positions(masks.mask, masks.num_masked)
+        x = run_block(partial(encoder_layer_on_rows, self.blocks[-1]), x, rows,
+                      with_cp=self.with_cp)                        # [B, M, D]
+        return self.predictor(self.norm(x))

@@ -30,6 +30,9 @@ class UMMAEDecoder(BaseModule):
             MAEDecoder's.
     """
 
+    #: ``forward(..., masked_only=True)`` predicts the masked units alone
+    predicts_masked_only = True
+
     def __init__(self, in_dims: int = 768, dims: int = 512, depth: int = 2,
                  num_heads: int = 16, mlp_ratio: float = 4., unit_size: int = 16,
                  out_channels: int = 3, with_cp: bool = False, init_cfg=None) -> None:
@@ -59,7 +62,9 @@ class UMMAEDecoder(BaseModule):
         order = gather_rows(windows, masks.visible, masks.num_visible)  # [B, K, 1]
         return x.gather(1, order.expand(-1, -1, x.shape[-1]))         # [B, K, D]
 
-    def forward(self, latent: EncoderOutput, masks: MaskSet) -> torch.Tensor:
-        """-> predictions ``[B, L, unit_size**2 * out_channels]`` for every unit."""
+    def forward(self, latent: EncoderOutput, masks: MaskSet,
+                masked_only: bool = False) -> torch.Tensor:
+        """-> predictions ``[B, L, unit_size**2 * out_channels]`` for every unit, or
+        for the masked units only (``masked_only``: :meth:`MAEDecoder.forward`)."""
         tokens = self.visible_tokens(latent, masks)
-        return self.mae(EncoderOutput(tokens=tokens, hw=masks.grid), masks)
+        return self.mae(EncoderOutput(tokens=tokens, hw=masks.grid), masks, masked_only)
