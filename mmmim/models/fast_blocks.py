@@ -33,6 +33,8 @@ from mmdet.models.backbones.pvt import MixFFN, SpatialReductionAttention
 from mmpretrain.models.utils.attention import MultiheadAttention, ShiftWindowMSA, WindowMSA
 from torch import nn
 
+from .utils import take_rows
+
 __all__ = ['attention', 'explicit_attention', 'SDPASpatialReductionAttention', 'LinearMixFFN',
            'UnbindQKVAttention', 'encoder_layer_on_rows', 'UnbindQKVWindowMSA',
            'PermutedShiftWindowMSA', 'window_order', 'conv1x1_on_map', 'use_fast_forward']
@@ -153,14 +155,17 @@ class UnbindQKVAttention(MultiheadAttention):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x ``[B, N, C_in]`` -> ``[B, N, C]``."""
-        b, n, _ = x.shape
         q, k, v = split_qkv(self.qkv(x), self.num_heads)
         dropout = self.attn_drop if self.training else 0.
-        out = attention(q, k, v, dropout_p=dropout)
-        out = self.proj(out.transpose(1, 2).reshape(b, n, self.embed_dims))
-        out = self.out_drop(self.gamma1(self.proj_drop(out)))
+        out = self.project(attention(q, k, v, dropout_p=dropout))
         return v.squeeze(1) + out if self.v_shortcut else out
 
+    def project(self, out: torch.Tensor) -> torch.Tensor:
+        """Attention output ``[B, h, N, d]`` -> heads merged, projected, dropped
+        ``[B, N, C]``."""
+        b, _, n, _ = out.shape
+        out = self.proj(out.transpose(1, 2).reshape(b, n, self.embed_dims))
+        return self.out_drop(self.gamma1(self.proj_drop(out)))
 
     def forward_rows(self, x: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
         """The outputs of :meth:`forward` at ``rows`` only: x ``[B, N, C_in]``, rows
@@ -172,12 +177,10 @@ class UnbindQKVAttention(MultiheadAttention):
         weight, bias = self.qkv.weight, self.qkv.bias
         kv = F.linear(x, weight[c:], None if bias is None else bias[c:])
         k, v = kv.reshape(b, n, 2, self.num_heads, -1).permute(2, 0, 3, 1, 4).unbind(0)
-        queries = x.gather(1, rows[..., None].expand(-1, -1, x.shape[-1]))
-        q = F.linear(queries, weight[:c], None if bias is None else bias[:c])
+        q = F.linear(take_rows(x, rows), weight[:c], None if bias is None else bias[:c])
         q = q.reshape(b, r, self.num_heads, -1).transpose(1, 2)          # [B, h, R, d]
-        out = attention(q, k, v, dropout_p=self.attn_drop if self.training else 0.)
-        out = self.proj(out.transpose(1, 2).reshape(b, r, c))
-        return self.out_drop(self.gamma1(self.proj_drop(out)))
+        dropout = self.attn_drop if self.training else 0.
+        return self.project(attention(q, k, v, dropout_p=dropout))
 
 
 def encoder_layer_on_rows(layer: nn.Module, x: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
@@ -185,7 +188,7 @@ def encoder_layer_on_rows(layer: nn.Module, x: torch.Tensor, rows: torch.Tensor)
     :class:`UnbindQKVAttention`) computed for ``rows`` only: x ``[B, N, C]``, rows
     long ``[B, R]`` -> ``layer(x)`` at those rows, ``[B, R, C]``. Every row is still
     a key and a value; the other rows' queries, MLP and output are skipped."""
-    identity = x.gather(1, rows[..., None].expand(-1, -1, x.shape[-1]))
+    identity = take_rows(x, rows)
     x = identity + layer.attn.forward_rows(layer.ln1(x), rows)
     return layer.ffn(layer.ln2(x), identity=x)
 

@@ -93,8 +93,13 @@ def gather_rows(tokens: torch.Tensor, keep: torch.Tensor,
     known (:attr:`MaskSet.num_visible`): the gather then has a static shape."""
     if count is None:
         return tokens[keep].view(tokens.shape[0], -1, tokens.shape[-1])
-    index = row_positions(keep, count)[..., None]
-    return tokens.gather(1, index.expand(-1, -1, tokens.shape[-1]))
+    return take_rows(tokens, row_positions(keep, count))
+
+
+def take_rows(tokens: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """tokens ``[B, L, C]``, index long ``[B, R]`` -> ``[B, R, C]``: row
+    ``index[b, r]`` of sample b at place r."""
+    return tokens.gather(1, index[..., None].expand(-1, -1, tokens.shape[-1]))
 
 
 def scatter_rows(fill: torch.Tensor, rows: torch.Tensor, where: torch.Tensor) -> torch.Tensor:

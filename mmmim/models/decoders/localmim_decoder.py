@@ -9,7 +9,7 @@ from torch import nn
 from mmmim.registry import MODELS
 
 from ..structures import EncoderOutput, MaskSet
-from ..utils import gather_rows, init_linear_and_norm
+from ..utils import gather_rows, init_linear_and_norm, take_rows
 from .mae_decoder import MAEDecoder
 
 TOKEN_LAYOUTS = ('visible', 'full', 'compact')
@@ -163,5 +163,5 @@ class LocalMIMDecoder(BaseModule):
         on_grid = masks.on_grid((2 * h, 2 * w))
         index = compact_index(windows, r, tokens.device)[None, :, None].expand(b, -1, 1)
         order = gather_rows(index, on_grid.visible, on_grid.num_visible)  # [B, K', 1]
-        visible = tokens.gather(1, order.expand(-1, -1, tokens.shape[-1]))
+        visible = take_rows(tokens, order[..., 0])
         return EncoderOutput(visible, on_grid.grid), on_grid

@@ -74,16 +74,14 @@ class MAEDecoder(BaseModule):
         full = scatter_rows(full, visible, masks.visible)         # [B, L, D]
         full = full + sincos_pos_embed(masks.grid, x.shape[-1]).to(x)
         x = torch.cat([extra, full], dim=1)
-        if not masked_only:
-            for block in self.blocks:
-                x = run_block(block, x, with_cp=self.with_cp)
-            return self.predictor(self.norm(x))[:, latent.num_extra_tokens:]
-        if masks.num_masked is None:
-            raise ValueError('masked_only needs masks.num_masked (a masker drawing a '
-                             'fixed count per image)')
-        for block in self.blocks[:-1]:
+        blocks = list(self.blocks)
+        if masked_only:
+            if masks.num_masked is None:
+                raise ValueError('masked_only needs masks.num_masked (a masker drawing '
+                                 'a fixed count per image)')
+            rows = latent.num_extra_tokens + row_positions(masks.mask, masks.num_masked)
+            blocks[-1] = partial(encoder_layer_on_rows, blocks[-1], rows=rows)  # -> [B, M, D]
+        for block in blocks:
             x = run_block(block, x, with_cp=self.with_cp)
-        rows = latent.num_extra_tokens + row_positions(masks.mask, masks.num_masked)
-        x = run_block(partial(encoder_layer_on_rows, self.blocks[-1]), x, rows,
-                      with_cp=self.with_cp)                        # [B, M, D]
-        return self.predictor(self.norm(x))
+        pred = self.predictor(self.norm(x))
+        return pred if masked_only else pred[:, latent.num_extra_tokens:]

@@ -7,7 +7,7 @@ from mmmim.registry import MODELS
 
 from ..encoders.compaction import window_index
 from ..structures import EncoderOutput, MaskSet
-from ..utils import gather_rows, init_linear_and_norm
+from ..utils import gather_rows, init_linear_and_norm, take_rows
 from .mae_decoder import MAEDecoder
 
 
@@ -60,7 +60,7 @@ class UMMAEDecoder(BaseModule):
         x = x.flatten(2).transpose(1, 2)                              # [B, windows, D]
         windows = window_index(masks.grid, x.device)[None, :, None].expand(b, -1, 1)
         order = gather_rows(windows, masks.visible, masks.num_visible)  # [B, K, 1]
-        return x.gather(1, order.expand(-1, -1, x.shape[-1]))         # [B, K, D]
+        return take_rows(x, order[..., 0])                            # [B, K, D]
 
     def forward(self, latent: EncoderOutput, masks: MaskSet,
                 masked_only: bool = False) -> torch.Tensor:
