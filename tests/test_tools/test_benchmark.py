@@ -260,3 +260,27 @@ def test_count_step_flops__linear_model_counts_forward_and_weight_gradient():
     wrapper = OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.1))
     flops = count_step_flops(model, wrapper, dict(inputs=torch.randn(8, 32)))
     assert flops == 4 * 8 * 32 * 16
+
+
+def test_count_flops__fused_cpu_attention_counts_as_the_explicit_product():
+    """torch's FlopCounterMode does not count the fused CPU attention kernel; ours
+    counts it as the two products and their gradients, the same FLOPs as the
+    explicit ``softmax(q k^T) v`` (which it does count as four matmuls)."""
+    import torch.nn.functional as F
+
+    from mmmim.utils.benchmark import count_flops
+    from mmmim.utils.benchmark.measure import attention_flops
+
+    q, k, v = (torch.randn(2, 3, n, 8, requires_grad=True) for n in (5, 7, 7))
+
+    def fused(i):
+        F.scaled_dot_product_attention(q, k, v).sum().backward()
+        return 0.
+
+    def explicit(i):
+        ((q * 8**-0.5) @ k.transpose(-2, -1)).softmax(-1).matmul(v).sum().backward()
+        return 0.
+
+    assert attention_flops(q.shape, k.shape, v.shape) == 2 * 2 * 3 * 5 * 7 * (8 + 8)
+    assert count_flops(fused) == count_flops(explicit) == 3 * attention_flops(
+        q.shape, k.shape, v.shape)

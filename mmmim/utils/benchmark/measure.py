@@ -3,6 +3,7 @@
 :func:`measure_steps` is the one timing procedure: it takes a :data:`Step` callable,
 our configs' (:func:`train_step_fn`, by :func:`benchmark_config`) or an official
 code's (:mod:`.official`), so both sides are timed by the same loop."""
+import math
 import resource
 import sys
 import time
@@ -83,13 +84,44 @@ def timed_train_steps(model: nn.Module, wrapper: OptimWrapper,
     return timed_steps(train_step_fn(model, wrapper, batches), warmup, iters, device)
 
 
+def attention_flops(query_shape, key_shape, value_shape) -> int:
+    """FLOPs of ``softmax(q k^T) v`` as its two batched products: q ``[B, h, N, d]``,
+    k ``[B, h, M, d]``, v ``[B, h, M, d_v]`` -> ``2 B h N M (d + d_v)``."""
+    *batch, queries, dim = query_shape
+    keys, value_dim = key_shape[-2], value_shape[-1]
+    return 2 * math.prod(batch) * queries * keys * (dim + value_dim)
+
+
+def _cpu_attention_forward_flops(query_shape, key_shape, value_shape, *args, **kwargs) -> int:
+    return attention_flops(query_shape, key_shape, value_shape)
+
+
+def _cpu_attention_backward_flops(grad_shape, query_shape, key_shape, value_shape, *args,
+                                  **kwargs) -> int:
+    # the gradients of the two products: two products each, of the same sizes
+    return 2 * attention_flops(query_shape, key_shape, value_shape)
+
+
+def _fused_cpu_attention_formulas() -> dict:
+    """FlopCounterMode formulas for torch's fused CPU attention kernel, which it does
+    not count by itself: the FLOPs of the explicit product (forward: scores and the
+    weighted sum; backward: their gradients; the kernel's recomputed scores are not
+    model FLOPs), so fused and explicit attention count alike."""
+    aten = torch.ops.aten
+    names = (('_scaled_dot_product_flash_attention_for_cpu', _cpu_attention_forward_flops),
+             ('_scaled_dot_product_flash_attention_for_cpu_backward',
+              _cpu_attention_backward_flops))
+    return {getattr(aten, name): formula for name, formula in names if hasattr(aten, name)}
+
+
 def count_flops(step: Step) -> int:
     """FLOPs of one training step, ``step(0)`` (forward + backward; the optimizer's
     element-wise update is not counted), by ``torch.utils.flop_counter.FlopCounterMode``,
-    which counts matrix multiplications, convolutions and attention. The step is a
-    real one (it updates the parameters), run before the timed ones."""
+    which counts matrix multiplications, convolutions and attention (torch's fused CPU
+    attention at the explicit product's FLOPs, :func:`_fused_cpu_attention_formulas`).
+    The step is a real one (it updates the parameters), run before the timed ones."""
     from torch.utils.flop_counter import FlopCounterMode
-    counter = FlopCounterMode(display=False)
+    counter = FlopCounterMode(display=False, custom_mapping=_fused_cpu_attention_formulas())
     with counter:
         step(0)
     return int(counter.get_total_flops())
