@@ -109,9 +109,12 @@ class SDPASpatialReductionAttention(SpatialReductionAttention):
     def reduced_keys(self, x: torch.Tensor, hw_shape) -> torch.Tensor:
         """tokens ``[B, L, C]`` -> the key/value tokens ``[B, L', C]`` (spatially
         reduced by ``sr`` and normed when ``sr_ratio > 1``). ``sr`` gets the tokens
-        as a channels-last ``[B, C, H, W]`` view (no copy)."""
+        themselves when it has ``reduce_tokens(x, hw_shape)`` (mmmim's pooled
+        reduction), else as a channels-last ``[B, C, H, W]`` view (no copy)."""
         if self.sr_ratio == 1:
             return x
+        if hasattr(self.sr, 'reduce_tokens'):
+            return self.norm(self.sr.reduce_tokens(x, tuple(hw_shape)))
         kv = self.sr(x.transpose(1, 2).unflatten(2, tuple(hw_shape)))
         return self.norm(kv.flatten(2).transpose(1, 2))
 

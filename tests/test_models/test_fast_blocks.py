@@ -147,6 +147,35 @@ def test_sdpa_pvt_layer_matches_mmdet_layer(sr_ratio, pool):
     assert_same_computation(original, fast, (8, 8), 16)
 
 
+def saved_numels(fn, x):
+    """Sizes of the tensors autograd keeps for the backward pass of ``fn(x)``."""
+    sizes = []
+
+    def pack(t):
+        sizes.append(t.numel())
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        fn(x)
+    return sizes
+
+
+@pytest.mark.parametrize('hw, pool', [((8, 8), 4), ((8, 8), 1), ((6, 10), 2), ((6, 9), 2)])
+def test_pooled_reduction__on_tokens_equals_forward_on_the_map_and_keeps_no_input(hw, pool):
+    torch.manual_seed(0)
+    sr = PooledReduction(16, pool)
+    tokens = photo_tokens((10, 10), 16)[:, :hw[0] * hw[1]].detach().requires_grad_()
+    on_map = sr(tokens.transpose(1, 2).unflatten(2, hw)).flatten(2).transpose(1, 2)
+    on_tokens = sr.reduce_tokens(tokens, hw)
+    torch.testing.assert_close(on_tokens, on_map, **TOL)
+    grads = [torch.autograd.grad(out.square().sum(), tokens)[0] for out in (on_map, on_tokens)]
+    torch.testing.assert_close(grads[1], grads[0], **TOL)
+    if pool > 1 and not (hw[0] % pool or hw[1] % pool):
+        assert max(saved_numels(lambda x: sr.reduce_tokens(x, hw), tokens)) < tokens.numel()
+        assert tokens.numel() in saved_numels(                          # avg_pool2d's input
+            lambda x: sr(x.transpose(1, 2).unflatten(2, hw)), tokens)
+
+
 def test_conv_ffn_keeps_its_forward():
     ffn = MixFFN(8, 32, use_conv=True)
     use_fast_forward(ffn)

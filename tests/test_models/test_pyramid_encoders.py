@@ -182,14 +182,21 @@ def test_masked_pvt__compact_positions_are_the_visible_units_full_grid_positions
     masks = uniform_masks(images)
     seen = {}
     pvt.layers[0][1][1].register_forward_pre_hook(lambda m, a: seen.update(x=a[0]))
-    pvt.layers[0][1][1].attn.sr.register_forward_hook(
-        lambda m, a, out: seen.update(kv=out.shape[-2:]))
+    sr = pvt.layers[0][1][1].attn.sr
+    reduce_tokens = sr.reduce_tokens
+
+    def recording(x, hw_shape):                                     # [B, H * W / pool^2, C]
+        out = reduce_tokens(x, hw_shape)
+        seen.update(kv=[h // sr.pool for h in hw_shape], kv_tokens=out.shape[1])
+        return out
+
+    sr.reduce_tokens = recording
     pvt(images, masks)
     tokens, hw = pvt.layers[0][0](images)                           # full grid 32x32
     full = tokens + pvt.layers[0][1][0].pos_embed                   # [B, 1024, C]
     expected = reference_compaction(full.transpose(1, 2).reshape(4, -1, *hw), masks)
     assert torch.allclose(seen['x'], expected.flatten(2).transpose(1, 2), atol=1e-5)
-    assert tuple(seen['kv']) == (4, 4)
+    assert tuple(seen['kv']) == (4, 4) and seen['kv_tokens'] == 16
 
 
 def test_compact_encoder__rejects_non_uniform_masks():

@@ -10,7 +10,7 @@ from torch import nn
 from mmmim.converters.pvt import pooled_sr_to_conv  # noqa: F401  (re-exported)
 from mmmim.registry import MODELS
 
-from ..fast_blocks import conv1x1_on_map, use_fast_forward
+from ..fast_blocks import conv1x1_as_linear, conv1x1_on_map, use_fast_forward
 from ..layer_depth import family_rule
 from ..structures import EncoderOutput, MaskSet
 from ..utils import run_block, sincos_pos_embed
@@ -34,6 +34,18 @@ class PooledReduction(nn.Conv2d):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return conv1x1_on_map(F.avg_pool2d(x, self.pool) if self.pool > 1 else x, self)
+
+    def reduce_tokens(self, x: torch.Tensor, hw_shape) -> torch.Tensor:
+        """:meth:`forward` on tokens: x ``[B, H * W, C]`` (row-major ``H x W``) ->
+        ``[B, H * W / pool**2, C]``. The pooling is a mean over each window in the
+        tokens' own layout: no copy, and its backward keeps no input (``avg_pool2d``
+        keeps its whole input, the block's normed tokens, for the shape alone)."""
+        (h, w), pool = hw_shape, self.pool
+        if h % pool or w % pool:
+            return self(x.transpose(1, 2).unflatten(2, (h, w))).flatten(2).transpose(1, 2)
+        if pool > 1:
+            x = x.unflatten(1, (h // pool, pool, w // pool, pool)).mean((2, 4)).flatten(1, 2)
+        return conv1x1_as_linear(x, self)
 
 
 @MODELS.register_module()
