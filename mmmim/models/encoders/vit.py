@@ -2,6 +2,7 @@
 from typing import Optional, Sequence, Tuple
 
 import torch
+import torch.nn.functional as F
 from mmpretrain.models.backbones import VisionTransformer
 from torch import nn
 
@@ -11,7 +12,14 @@ from mmmim.registry import MODELS
 from ..fast_blocks import use_fast_forward
 from ..layer_depth import family_rule
 from ..structures import EncoderOutput, MaskSet
-from ..utils import gather_rows, init_linear_and_norm, resample_mask, run_block, sincos_pos_embed
+from ..utils import (
+    gather_rows,
+    init_linear_and_norm,
+    patchify,
+    resample_mask,
+    run_block,
+    sincos_pos_embed,
+)
 
 
 @MODELS.register_module()
@@ -94,19 +102,50 @@ class MaskedViT(VisionTransformer):
                                     mode=self.interpolate_mode)
 
     def embed_visible(self, x: torch.Tensor, masks: MaskSet):
-        """Patch-embed, add positions, keep visible patches -> ``[B, K, C]``."""
-        patches, hw = self.patch_embed(x)                       # [B, L, C]
+        """Patch-embed the visible patches, add positions -> ``[B, K, C]``.
+
+        A patch embedding that is one stride-p conv (mmpretrain's ViT) runs as a
+        Linear on the visible patches' pixels only (:meth:`embeds_as_linear`): the
+        same tokens as the conv over every patch followed by the gather, without
+        the masked patches' forward and backward work."""
+        if self.embeds_as_linear(x):
+            hw = (x.shape[-2] // self.patch_size, x.shape[-1] // self.patch_size)
+            take = self._visible_rows(masks, hw)
+            conv = self.patch_embed.projection
+            weight = conv.weight.permute(0, 2, 3, 1).flatten(1)  # patchify's (p, p, C)
+            patches = F.linear(take(patchify(x, self.patch_size)), weight, conv.bias)
+        else:
+            patches, hw = self.patch_embed(x)                   # [B, L, C]
+            take = self._visible_rows(masks, hw)
+            patches = take(patches)                             # [B, K, C]
         pos = self._positions(hw)
-        on_grid = masks.on_grid(hw)                             # mask [B, L] bool
         if masks.secondary is not None:
             if self.secondary_token is None:
                 raise ValueError('masks carry a secondary mask but the encoder was '
                                  'built with secondary_token=False')
-            secondary = resample_mask(masks.secondary, masks.grid, hw)[..., None]
+            secondary = take(resample_mask(masks.secondary, masks.grid, hw)[..., None])
             patches = torch.where(secondary, self.secondary_token.to(patches.dtype), patches)
-        tokens = gather_rows(patches + pos[:, self.num_extra_tokens:], on_grid.visible,
-                             on_grid.num_visible)
+        tokens = patches + take(pos[:, self.num_extra_tokens:].expand(len(patches), -1, -1))
         return tokens, pos[:, :self.num_extra_tokens], hw
+
+    @staticmethod
+    def _visible_rows(masks: MaskSet, hw):
+        """``rows [B, h*w, ...] -> [B, K, ...]``: the rows of the visible units of
+        ``masks`` on the token grid ``hw``."""
+        on_grid = masks.on_grid(hw)
+        return lambda rows: gather_rows(rows, on_grid.visible, on_grid.num_visible)
+
+    def embeds_as_linear(self, x: torch.Tensor) -> bool:
+        """The patch embedding is a plain stride-p conv (no padding, dilation,
+        groups or norm) and x ``[B, C, H, W]`` tiles into whole patches (mmcv's
+        adaptive padding then pads nothing)."""
+        embed = self.patch_embed
+        conv = getattr(embed, 'projection', None)
+        p = self.patch_size
+        return (type(conv) is nn.Conv2d and conv.kernel_size == conv.stride == (p, p)
+                and conv.padding == (0, 0) and conv.dilation == (1, 1) and conv.groups == 1
+                and getattr(embed, 'norm', None) is None
+                and x.shape[-2] % p == 0 and x.shape[-1] % p == 0)
 
     def forward_visible(self, x: torch.Tensor, masks: MaskSet) -> EncoderOutput:
         """Encode the visible units: tokens ``[B, extra + K, C]`` plus named taps."""
