@@ -95,6 +95,20 @@ def conv1x1_as_linear(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
     return F.linear(x, conv.weight.flatten(1), conv.bias)
 
 
+def conv_on_tokens(conv: nn.Module, x: torch.Tensor, hw_shape) -> torch.Tensor:
+    """A map module applied to tokens: x ``[B, H * W, C]`` (row-major ``H x W``) seen
+    as a channels-last ``[B, C, H, W]`` view (no copy) -> ``conv``'s output map back
+    as tokens ``[B, H' * W', C']``."""
+    return conv(x.transpose(1, 2).unflatten(2, tuple(hw_shape))).flatten(2).transpose(1, 2)
+
+
+def packed_linear(x: torch.Tensor, weight: torch.Tensor, bias, part: slice) -> torch.Tensor:
+    """The output rows ``part`` of a packed projection (``weight [P, C_in]``, ``bias
+    [P]`` or None) applied to x ``[..., C_in]``: e.g. only the q or the k/v part of a
+    q/k/v projection."""
+    return F.linear(x, weight[part], None if bias is None else bias[part])
+
+
 def conv1x1_on_map(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
     """A 1x1 conv as a Linear over the channels of a ``[B, C, H, W]`` map; the
     result is channels-last (no copy when ``x`` is, as the tokens' view is)."""
@@ -110,13 +124,12 @@ class SDPASpatialReductionAttention(SpatialReductionAttention):
         """tokens ``[B, L, C]`` -> the key/value tokens ``[B, L', C]`` (spatially
         reduced by ``sr`` and normed when ``sr_ratio > 1``). ``sr`` gets the tokens
         themselves when it has ``reduce_tokens(x, hw_shape)`` (mmmim's pooled
-        reduction), else as a channels-last ``[B, C, H, W]`` view (no copy)."""
+        reduction), else as a channels-last map (:func:`conv_on_tokens`)."""
         if self.sr_ratio == 1:
             return x
         if hasattr(self.sr, 'reduce_tokens'):
             return self.norm(self.sr.reduce_tokens(x, tuple(hw_shape)))
-        kv = self.sr(x.transpose(1, 2).unflatten(2, tuple(hw_shape)))
-        return self.norm(kv.flatten(2).transpose(1, 2))
+        return self.norm(conv_on_tokens(self.sr, x, hw_shape))
 
     def forward(self, x: torch.Tensor, hw_shape, identity=None) -> torch.Tensor:
         """x ``[B, L, C]`` (batch first) -> ``identity + attention(x)`` ``[B, L, C]``."""
@@ -125,10 +138,8 @@ class SDPASpatialReductionAttention(SpatialReductionAttention):
         heads = mha.num_heads
         kv_in = self.reduced_keys(x, hw_shape)
         weight, bias = mha.in_proj_weight, mha.in_proj_bias
-        q = F.linear(x, weight[:c], None if bias is None else bias[:c])
-        kv = F.linear(kv_in, weight[c:], None if bias is None else bias[c:])
-        q = q.unflatten(-1, (heads, c // heads)).transpose(1, 2)           # [B, h, L, d]
-        k, v = kv.unflatten(-1, (2, heads, c // heads)).permute(2, 0, 3, 1, 4)
+        q, = split_heads(packed_linear(x, weight, bias, slice(None, c)), heads, 1)
+        k, v = split_heads(packed_linear(kv_in, weight, bias, slice(c, None)), heads, 2)
         dropout = mha.dropout if self.training else 0.
         out = attention(q, k, v, dropout_p=dropout)
         out = mha.out_proj(out.transpose(1, 2).reshape(b, length, c))
@@ -146,19 +157,20 @@ class LinearMixFFN(MixFFN):
         return (x if identity is None else identity) + self.dropout_layer(out)
 
 
-def split_qkv(qkv: torch.Tensor, heads: int):
-    """Packed projection ``[B, N, 3 * C]`` -> q, k, v ``[B, heads, N, C / heads]``."""
-    b, n, _ = qkv.shape
-    return qkv.reshape(b, n, 3, heads, -1).permute(2, 0, 3, 1, 4).unbind(0)
+def split_heads(packed: torch.Tensor, heads: int, parts: int = 3):
+    """Packed projection ``[B, N, parts * C]`` -> ``parts`` views ``[B, heads, N, C /
+    heads]``: q, k, v (3), k, v (2) or q alone (1)."""
+    b, n, _ = packed.shape
+    return packed.reshape(b, n, parts, heads, -1).permute(2, 0, 3, 1, 4).unbind(0)
 
 
 class UnbindQKVAttention(MultiheadAttention):
     """mmpretrain's ``MultiheadAttention`` (ViT blocks, MAE decoder blocks) with q, k,
-    v split by :func:`split_qkv` (same parameters ``qkv``, ``proj``)."""
+    v split by :func:`split_heads` (same parameters ``qkv``, ``proj``)."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x ``[B, N, C_in]`` -> ``[B, N, C]``."""
-        q, k, v = split_qkv(self.qkv(x), self.num_heads)
+        q, k, v = split_heads(self.qkv(x), self.num_heads)
         dropout = self.attn_drop if self.training else 0.
         out = self.project(attention(q, k, v, dropout_p=dropout))
         return v.squeeze(1) + out if self.v_shortcut else out
@@ -176,12 +188,10 @@ class UnbindQKVAttention(MultiheadAttention):
         queries, the attention and the output projection only from ``rows``."""
         if self.v_shortcut:
             raise ValueError('forward_rows does not take the v shortcut')
-        (b, n, _), r, c = x.shape, rows.shape[1], self.embed_dims
-        weight, bias = self.qkv.weight, self.qkv.bias
-        kv = F.linear(x, weight[c:], None if bias is None else bias[c:])
-        k, v = kv.reshape(b, n, 2, self.num_heads, -1).permute(2, 0, 3, 1, 4).unbind(0)
-        q = F.linear(take_rows(x, rows), weight[:c], None if bias is None else bias[:c])
-        q = q.reshape(b, r, self.num_heads, -1).transpose(1, 2)          # [B, h, R, d]
+        weight, bias, c, heads = self.qkv.weight, self.qkv.bias, self.embed_dims, self.num_heads
+        k, v = split_heads(packed_linear(x, weight, bias, slice(c, None)), heads, 2)
+        q, = split_heads(packed_linear(take_rows(x, rows), weight, bias, slice(None, c)),
+                         heads, 1)                                      # [B, h, R, d]
         dropout = self.attn_drop if self.training else 0.
         return self.project(attention(q, k, v, dropout_p=dropout))
 
@@ -197,7 +207,7 @@ def encoder_layer_on_rows(layer: nn.Module, x: torch.Tensor, rows: torch.Tensor)
 
 
 class UnbindQKVWindowMSA(WindowMSA):
-    """mmpretrain's Swin ``WindowMSA`` with q, k, v split by :func:`split_qkv` (same
+    """mmpretrain's Swin ``WindowMSA`` with q, k, v split by :func:`split_heads` (same
     parameters and buffers). The attention stays explicit: SDPA with the learnable
     relative-position bias as its mask runs torch's slower math path on the CPU."""
 
@@ -210,7 +220,7 @@ class UnbindQKVWindowMSA(WindowMSA):
         to fp32 and casting the weights back for the product with v: those copies
         were a fifth of a SimMIM Swin-T bf16 step (docs/benchmark.md)."""
         b, n, c = x.shape
-        q, k, v = split_qkv(self.qkv(x), self.num_heads)
+        q, k, v = split_heads(self.qkv(x), self.num_heads)
         bias = self.relative_position_bias_table[self.relative_position_index.view(-1)]
         bias = bias.view(n, n, -1).permute(2, 0, 1)                     # [heads, N, N]
         attn = (q * self.scale) @ k.transpose(-2, -1)

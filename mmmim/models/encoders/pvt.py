@@ -10,7 +10,7 @@ from torch import nn
 from mmmim.converters.pvt import pooled_sr_to_conv  # noqa: F401  (re-exported)
 from mmmim.registry import MODELS
 
-from ..fast_blocks import conv1x1_as_linear, conv1x1_on_map, use_fast_forward
+from ..fast_blocks import conv1x1_as_linear, conv1x1_on_map, conv_on_tokens, use_fast_forward
 from ..layer_depth import family_rule
 from ..structures import EncoderOutput, MaskSet
 from ..utils import run_block, sincos_pos_embed
@@ -42,7 +42,7 @@ class PooledReduction(nn.Conv2d):
         keeps its whole input, the block's normed tokens, for the shape alone)."""
         (h, w), pool = hw_shape, self.pool
         if h % pool or w % pool:
-            return self(x.transpose(1, 2).unflatten(2, (h, w))).flatten(2).transpose(1, 2)
+            return conv_on_tokens(self, x, hw_shape)
         if pool > 1:
             x = x.unflatten(1, (h // pool, pool, w // pool, pool)).mean((2, 4)).flatten(1, 2)
         return conv1x1_as_linear(x, self)
