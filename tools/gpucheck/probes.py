@@ -1,0 +1,264 @@
+"""Measurements of the GPU check that run inside the stack's python, one per fresh
+process: ``python tools/gpucheck/probes.py NAME --out RECORD.json [options]``.
+
+Each probe writes one JSON record. torch, mmcv and mmmim are imported inside the
+probes, so the check's own process needs none of them.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+import warnings
+from typing import Callable, Dict, List, Optional
+
+ATTENTION_KERNEL = re.compile(r'flash|efficient|mem_eff|cudnn|fmha|scaled_dot_product|'
+                              r'softmax', re.IGNORECASE)
+CEILING_SIDE = 8192  # bf16 matmul ceiling: 1.1 TFLOP per product, well past launch costs
+
+
+def command_output(command: List[str]) -> Optional[str]:
+    """stdout of ``command``, None when it is missing or fails."""
+    if not shutil.which(command[0]):
+        return None
+    proc = subprocess.run(command, capture_output=True, text=True)
+    return proc.stdout.strip() if proc.returncode == 0 else None
+
+
+def mmcv_ops_build() -> str:
+    """What mmcv's compiled ops were built with: 'CUDA <version>', 'CPU only', or why
+    there are none."""
+    try:
+        import mmcv  # noqa: F401
+        from mmcv.ops import get_compiling_cuda_version
+        version = get_compiling_cuda_version()
+    except Exception as error:  # no mmcv, or mmcv without its compiled ops
+        return f'no compiled ops ({type(error).__name__}: {str(error)[:120]})'
+    return 'CPU only' if version == 'not available' else f'CUDA {version}'
+
+
+def versions() -> Dict[str, Optional[str]]:
+    """Versions of the stack's packages (None: not importable)."""
+    found = {}
+    for name in ('mmengine', 'mmcv', 'mmpretrain', 'mmdet', 'mmseg', 'timm', 'cv2',
+                 'torchvision', 'skimage'):
+        try:
+            found[name] = __import__(name).__version__
+        except Exception:
+            found[name] = None
+    return found
+
+
+def probe_env(args: argparse.Namespace) -> dict:
+    """Driver, GPU, torch and its CUDA, CPUs, /dev/shm, nvcc, the stack's versions."""
+    import torch
+    record = dict(
+        nvidia_smi=command_output(['nvidia-smi', '--query-gpu=name,driver_version,'
+                                   'memory.total', '--format=csv,noheader']),
+        torch=torch.__version__, torch_cuda=torch.version.cuda,
+        cuda_available=torch.cuda.is_available(), nproc=os.cpu_count(),
+        shm_gb=shutil.disk_usage('/dev/shm').total / 2**30 if os.path.isdir('/dev/shm')
+        else None, nvcc=command_output(['nvcc', '--version']),
+        python=sys.version.split()[0], versions=versions(), mmcv_ops=mmcv_ops_build(),
+        torch_include=os.path.join(os.path.dirname(torch.__file__), 'include'))
+    if record['cuda_available']:
+        major, minor = torch.cuda.get_device_capability(0)
+        record.update(device=torch.cuda.get_device_name(0), capability=f'{major}.{minor}',
+                      bf16_native=torch.cuda.is_bf16_supported(including_emulation=False),
+                      memory_gb=torch.cuda.get_device_properties(0).total_memory / 2**30)
+    return record
+
+
+def try_op(fn: Callable[[], object]) -> dict:
+    """``{"ok": True, "value": ...}`` or ``{"ok": False, "error": ...}``."""
+    try:
+        return dict(ok=True, value=str(fn()))
+    except Exception as error:
+        return dict(ok=False, error=f'{type(error).__name__}: {str(error).splitlines()[0]}')
+
+
+def probe_mmcv_ops(args: argparse.Namespace) -> dict:
+    """RoIAlign at fp32 / fp16 / bf16 and NMS on CUDA tensors (checklist step 0)."""
+    import torch
+    from mmcv.ops import nms, roi_align
+    feat = torch.randn(2, 8, 32, 32, device='cuda')
+    rois = torch.tensor([[0., 1., 1., 20., 20.], [1., 4., 4., 30., 28.]], device='cuda')
+    record = {}
+    for dtype in (torch.float32, torch.float16, torch.bfloat16):
+        record[f'roi_align_{str(dtype)[6:]}'] = try_op(lambda: tuple(roi_align(
+            feat.to(dtype), rois.to(dtype), (7, 7), 1.0, 0, 'avg', True).shape))
+    boxes = torch.rand(200, 4, device='cuda') * 100
+    boxes[:, 2:] += boxes[:, :2]
+    record['nms'] = try_op(lambda: nms(boxes, torch.rand(200, device='cuda'), 0.5)[1].numel())
+    return record
+
+
+def probe_batch_sizes(args: argparse.Namespace) -> dict:
+    """Per-GPU micro-batch and accumulation steps of each config."""
+    from mmmim.utils.config import load_config
+    record = {}
+    for config in args.configs:
+        cfg = load_config(config)
+        wrapper = cfg.get('optim_wrapper') or {}
+        record[config] = dict(batch_size=cfg.train_dataloader.batch_size,
+                              accumulative_counts=wrapper.get('accumulative_counts', 1))
+    return record
+
+
+def probe_ceiling(args: argparse.Namespace) -> dict:
+    """The GPU's bf16 matmul ceiling (:func:`mmmim.utils.benchmark.matmul_ceiling` at
+    a side that fills the chip)."""
+    import torch
+
+    from mmmim.utils.benchmark import matmul_ceiling
+    flops = matmul_ceiling('cuda', torch.bfloat16, CEILING_SIDE, repeats=10)
+    return dict(bf16_flops_per_s=flops, side=CEILING_SIDE)
+
+
+def sync_sites(caught: List[warnings.WarningMessage]) -> List[str]:
+    """``file:line`` of each synchronizing call that ``set_sync_debug_mode('warn')``
+    reported, paths shortened to the package."""
+    sites = []
+    for w in caught:
+        if 'synchroniz' not in str(w.message):
+            continue
+        path = re.sub(r'^.*?/(mmmim|mmengine|mmpretrain|mmdet|torch)/', r'\1/', w.filename)
+        sites.append(f'{path}:{w.lineno}')
+    return sites
+
+
+def profiled_names(step: Callable[[], object]) -> Dict[str, float]:
+    """Event name -> device time (us) of one profiled ``step()``."""
+    import torch
+    from torch.profiler import ProfilerActivity, profile
+    with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
+        step()
+        torch.cuda.synchronize()
+    times = {}
+    for event in prof.key_averages():
+        device_us = getattr(event, 'device_time_total', None)
+        if device_us is None:
+            device_us = getattr(event, 'cuda_time_total', 0.0)
+        times[event.key] = float(device_us)
+    return times
+
+
+def probe_step_profile(args: argparse.Namespace) -> dict:
+    """One bf16 training step of ``--configs[0]`` at ``--batch``: the host syncs it
+    makes (``torch.cuda.set_sync_debug_mode('warn')``) and the attention kernels and
+    ops it runs (torch.profiler), after two warm-up steps (checklist step 3)."""
+    import torch
+
+    from mmmim.utils.benchmark import build_benchmark_optim_wrapper, pack_batch, photo_batch
+    from mmmim.utils.config import build_model_from_cfg, config_scope, input_size, load_config
+    cfg = load_config(args.configs[0])
+    with config_scope(cfg):
+        model = build_model_from_cfg(cfg).cuda().train()
+        wrapper = build_benchmark_optim_wrapper(model, cfg, torch.bfloat16, 'cuda')
+        wrapper.initialize_count_status(model, 0, 100)
+        batch = pack_batch(cfg, photo_batch(args.batch, input_size(cfg)))
+
+        def step():
+            return model.train_step(dict(batch), wrapper)
+        for _ in range(2):
+            step()
+        torch.cuda.synchronize()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter('always')
+            torch.cuda.set_sync_debug_mode('warn')
+            try:
+                step()
+            finally:
+                torch.cuda.set_sync_debug_mode(0)
+        times = profiled_names(step)
+    attention = {k: v for k, v in times.items() if ATTENTION_KERNEL.search(k)}
+    top = sorted(times.items(), key=lambda kv: -kv[1])[:8]
+    return dict(config=args.configs[0], batch=args.batch, syncs=sync_sites(caught),
+                attention=attention, top_device_us=top)
+
+
+def probe_loader(args: argparse.Namespace) -> dict:
+    """Images/s of the MAE config's train pipeline on the demo photographs with each
+    ``--workers`` count (checklist step 5)."""
+    from mmengine.runner import Runner
+
+    from mmmim.utils.config import config_scope, load_config
+    cfg = load_config(args.configs[0])
+    inner = dict(cfg.train_dataloader.dataset, data_root=args.data, data_prefix='')
+    record = {}
+    with config_scope(cfg):
+        for workers in args.workers:
+            loader = Runner.build_dataloader(dict(
+                cfg.train_dataloader, batch_size=args.batch, num_workers=workers,
+                persistent_workers=False, sampler=dict(type='DefaultSampler', shuffle=True),
+                dataset=dict(type='RepeatDataset', times=5000, dataset=inner)), seed=0)
+            it = iter(loader)
+            next(it)
+            start, n = time.perf_counter(), 0
+            for _ in range(args.iters):
+                n += len(next(it)['inputs'])
+            record[str(workers)] = n / (time.perf_counter() - start)
+    return record
+
+
+def probe_downstream_config(args: argparse.Namespace) -> dict:
+    """Write ``--write``: ``--configs[0]`` on the tiny data of ``--data`` (its dataset
+    type's, :data:`mmmim.utils.benchmark_downstream.TINY_DATA_FOR`), 2 iterations
+    then one validation pass, random weights, no checkpoint."""
+    from mmengine.config import Config
+
+    from mmmim.utils.benchmark_downstream import TINY_DATA_FOR, innermost_dataset
+    cfg = Config.fromfile(args.configs[0])
+    cfg.model.init_cfg = None
+    for split in ('train', 'val', 'test'):
+        loader = cfg.get(f'{split}_dataloader')
+        if not loader:
+            continue
+        loader.update(num_workers=2, persistent_workers=False,
+                      batch_size=loader.batch_size if split == 'train' else 1)
+        dataset = innermost_dataset(loader.dataset)
+        name, overrides = TINY_DATA_FOR[str(dataset.get('type', '')).split('.')[-1]]
+        dataset.update(overrides(os.path.join(args.data, name)))
+        evaluator = cfg.get(f'{split}_evaluator')
+        for one in (evaluator if isinstance(evaluator, list) else [evaluator]):
+            if name == 'coco' and one and 'ann_file' in one:
+                one.ann_file = os.path.join(args.data, name,
+                                            'annotations/instances_val2017.json')
+    cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=2, val_interval=2)
+    cfg.param_scheduler = [s for s in (cfg.get('param_scheduler') or [])
+                           if not s.get('by_epoch', True)]
+    cfg.default_hooks.checkpoint = None
+    cfg.default_hooks.logger = dict(type='LoggerHook', interval=1)
+    cfg.dump(args.write)
+    return dict(config=args.configs[0], written=args.write)
+
+
+PROBES = {'env': probe_env, 'mmcv_ops': probe_mmcv_ops, 'batch_sizes': probe_batch_sizes,
+          'ceiling': probe_ceiling, 'step_profile': probe_step_profile,
+          'loader': probe_loader, 'downstream_config': probe_downstream_config}
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('name', choices=sorted(PROBES))
+    parser.add_argument('--out', required=True)
+    parser.add_argument('--configs', nargs='*', default=[])
+    parser.add_argument('--batch', type=int, default=32)
+    parser.add_argument('--iters', type=int, default=8)
+    parser.add_argument('--workers', type=int, nargs='*', default=[8])
+    parser.add_argument('--data', default='data/demo')
+    parser.add_argument('--write', default=None)
+    args = parser.parse_args(argv)
+    record = PROBES[args.name](args)
+    with open(args.out, 'w') as f:
+        json.dump(record, f, indent=2, default=str)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
