@@ -19,12 +19,16 @@ tests compare every one with the original's outputs and gradients.
   ``F.scaled_dot_product_attention``) and :class:`UnbindQKVWindowMSA` (Swin's window
   attention): q, k and v split from the packed projection by one ``unbind``, whose
   backward stacks the three gradients, instead of three indexings, whose backward
-  fills a zero tensor of the whole projection for each and adds them up.
+  fills a zero tensor of the whole projection for each and adds them up. On CUDA
+  the window attention runs ``F.scaled_dot_product_attention`` with the relative
+  position bias plus the shift mask as its additive mask; the CPU keeps the explicit
+  product (:func:`fused_window_attention_on`).
 - :class:`PermutedShiftWindowMSA`: mmpretrain's ``ShiftWindowMSA`` pads (a copy even
   when there is nothing to pad), rolls (one copy per axis), partitions into windows
   (a copy) and reverses all three after the attention, each again in the backward;
   here the cyclic shift and the partition are one precomputed token permutation,
-  one gather each way, whose backward is the gather by the inverse permutation.
+  one gather each way, whose backward is the gather by the inverse permutation,
+  built once per map size and kept on the block.
 """
 import torch
 import torch.nn.functional as F
@@ -37,7 +41,8 @@ from .utils import take_rows
 
 __all__ = ['attention', 'explicit_attention', 'SDPASpatialReductionAttention', 'LinearMixFFN',
            'UnbindQKVAttention', 'encoder_layer_on_rows', 'UnbindQKVWindowMSA',
-           'PermutedShiftWindowMSA', 'window_order', 'conv1x1_on_map', 'use_fast_forward']
+           'fused_window_attention_on', 'PermutedShiftWindowMSA', 'window_order',
+           'shifted_window_layout', 'conv1x1_on_map', 'use_fast_forward']
 
 
 HALF_DTYPES = (torch.bfloat16, torch.float16)
@@ -206,23 +211,47 @@ def encoder_layer_on_rows(layer: nn.Module, x: torch.Tensor, rows: torch.Tensor)
     return layer.ffn(layer.ln2(x), identity=x)
 
 
+def fused_window_attention_on(x: torch.Tensor) -> bool:
+    """Whether :class:`UnbindQKVWindowMSA` gives tokens ``x`` to
+    ``F.scaled_dot_product_attention``: on CUDA, where the memory-efficient and cuDNN
+    kernels take the bias as an additive mask with a gradient and keep no
+    ``[B * windows, h, N, N]`` weights for the backward pass. The CPU keeps the
+    explicit product: there SDPA with a learnable mask runs torch's slower math path
+    (docs/benchmark.md)."""
+    return x.device.type == 'cuda'
+
+
 class UnbindQKVWindowMSA(WindowMSA):
     """mmpretrain's Swin ``WindowMSA`` with q, k, v split by :func:`split_heads` (same
-    parameters and buffers). The attention stays explicit: SDPA with the learnable
-    relative-position bias as its mask runs torch's slower math path on the CPU."""
+    parameters and buffers). The attention is fused on CUDA and explicit on the CPU
+    (:func:`fused_window_attention_on`)."""
 
     def forward(self, x: torch.Tensor, mask=None) -> torch.Tensor:
-        """x ``[B * windows, N, C]``; mask ``[windows, N, N]`` (0 / -100) or None.
+        """x ``[B * windows, N, C]``; mask ``[windows, N, N]`` (0 / -100) or None."""
+        b, n, c = x.shape
+        q, k, v = split_heads(self.qkv(x), self.num_heads)              # [B * nW, h, N, d]
+        attend = self.fused_attention if fused_window_attention_on(x) else self.explicit_attention
+        out = attend(q, k, v, mask).transpose(1, 2).reshape(b, n, c)
+        return self.proj_drop(self.proj(out))
+
+    def relative_bias(self) -> torch.Tensor:
+        """The relative position bias ``[h, N, N]`` (the table's dtype)."""
+        n = self.relative_position_index.shape[0]
+        bias = self.relative_position_bias_table[self.relative_position_index.view(-1)]
+        return bias.view(n, n, -1).permute(2, 0, 1)
+
+    def explicit_attention(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
+                           mask=None) -> torch.Tensor:
+        """q, k, v ``[B * nW, h, N, d]``, mask ``[nW, N, N]`` or None -> ``[B * nW, h, N,
+        d]`` as matmuls, bias and mask adds and a softmax.
 
         In half precision on the CPU (bf16 autocast) the bias and the shift mask are
         added at the scores' precision and the softmax runs there (computed in fp32
         inside the kernel), instead of promoting the ``[B * windows, h, N, N]`` scores
         to fp32 and casting the weights back for the product with v: those copies
         were a fifth of a SimMIM Swin-T bf16 step (docs/benchmark.md)."""
-        b, n, c = x.shape
-        q, k, v = split_heads(self.qkv(x), self.num_heads)
-        bias = self.relative_position_bias_table[self.relative_position_index.view(-1)]
-        bias = bias.view(n, n, -1).permute(2, 0, 1)                     # [heads, N, N]
+        b, _, n, _ = q.shape
+        bias = self.relative_bias()
         attn = (q * self.scale) @ k.transpose(-2, -1)
         half = is_cpu_half(attn)
         attn = attn + (bias.to(attn.dtype) if half else bias)
@@ -232,8 +261,25 @@ class UnbindQKVWindowMSA(WindowMSA):
                 mask.to(attn.dtype) if half else mask)[:, None]
             attn = attn.view(b, self.num_heads, n, n)
         attn = self.attn_drop(softmax_as_is(attn) if half else self.softmax(attn))
-        out = (attn @ v).transpose(1, 2).reshape(b, n, c)
-        return self.proj_drop(self.proj(out))
+        return attn @ v
+
+    def fused_attention(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
+                        mask=None) -> torch.Tensor:
+        """:meth:`explicit_attention` by ``F.scaled_dot_product_attention``: the bias
+        plus the shift mask as one additive mask ``[1, nW * h, N, N]`` (fp32 sum, cast to
+        q's dtype), shared by the images of q, k, v regrouped as ``[B, nW * h, N, d]``
+        (a view when there is no mask: nW = 1). Dropout hits the same weights, with
+        other draws."""
+        bias = self.relative_bias()[None]                                # [1, h, N, N]
+        if mask is not None:
+            bias = bias + mask[:, None]                                  # [nW, h, N, N]
+        windows, heads, n, _ = bias.shape
+        grouped = [t.reshape(-1, windows * heads, n, t.shape[-1]) for t in (q, k, v)]
+        dropout = self.attn_drop.p if self.training else 0.
+        out = F.scaled_dot_product_attention(
+            *grouped, attn_mask=bias.reshape(1, windows * heads, n, n).to(q.dtype),
+            dropout_p=dropout, scale=self.scale)                         # [B, nW * h, N, d]
+        return out.reshape(q.shape)
 
 
 def window_order(hw, window: int, shift: int, device=None) -> torch.Tensor:
@@ -246,6 +292,15 @@ def window_order(hw, window: int, shift: int, device=None) -> torch.Tensor:
     if shift:
         index = index.roll((-shift, -shift), dims=(0, 1))
     return index.view(h // window, window, w // window, window).permute(0, 2, 1, 3).reshape(-1)
+
+
+def shifted_window_layout(hw, window: int, shift: int, device=None):
+    """``(order, inverse, mask)`` of a ``H x W`` map cut into whole windows:
+    :func:`window_order` ``[H * W]``, its inverse permutation ``[H * W]`` and
+    mmpretrain's shift mask ``[windows, N, N]`` (0 / -100, fp32; None without shift)."""
+    order = window_order(hw, window, shift, device)
+    mask = ShiftWindowMSA.get_attn_mask(hw, window_size=window, shift_size=shift, device=device)
+    return order, torch.argsort(order), mask
 
 
 class _PermuteTokens(torch.autograd.Function):
@@ -269,6 +324,9 @@ class PermutedShiftWindowMSA(ShiftWindowMSA):
     each way (:func:`window_order`). Maps that need padding to whole windows take
     mmpretrain's own forward."""
 
+    #: layouts kept per block: a run sees a few map sizes (full / compact grid, eval)
+    MAX_LAYOUTS = 8
+
     def forward(self, query: torch.Tensor, hw_shape) -> torch.Tensor:
         """query ``[B, H * W, C]`` -> ``[B, H * W, C]``."""
         b, length, c = query.shape
@@ -277,13 +335,28 @@ class PermutedShiftWindowMSA(ShiftWindowMSA):
             return super().forward(query, hw_shape)
         # a map of exactly one window is not shifted unless small maps are padded
         shift = 0 if min(h, w) == window and not self.pad_small_map else self.shift_size
-        order = window_order((h, w), window, shift, query.device)
-        inverse = torch.argsort(order)
-        mask = self.get_attn_mask((h, w), window_size=window, shift_size=shift,
-                                  device=query.device)
+        order, inverse, mask = self.window_layout((h, w), window, shift, query.device)
         windows = _PermuteTokens.apply(query, order, inverse).view(-1, window**2, c)
         out = self.w_msa(windows, mask=mask).view(b, length, c)
         return self.drop(_PermuteTokens.apply(out, inverse, order))
+
+    def window_layout(self, hw, window: int, shift: int, device):
+        """:func:`shifted_window_layout`, built once per ``(H, W, window, shift,
+        device)`` and kept in a plain dict on the block (not in the state dict; at
+        most :attr:`MAX_LAYOUTS` entries) instead of about 15 small kernels in every
+        forward. Built outside inference mode, so that a layout first made under
+        ``torch.inference_mode`` serves later training forwards. While TorchDynamo
+        traces it is rebuilt, as before, and the graph mutates no cache."""
+        if torch.compiler.is_compiling():
+            return shifted_window_layout(hw, window, shift, device)
+        layouts = self.__dict__.setdefault('_window_layouts', {})
+        key = (*hw, window, shift, device)
+        if key not in layouts:
+            if len(layouts) >= self.MAX_LAYOUTS:
+                layouts.clear()
+            with torch.inference_mode(False):
+                layouts[key] = shifted_window_layout(hw, window, shift, device)
+        return layouts[key]
 
 
 def _is_plain_attention(module: SpatialReductionAttention) -> bool:
