@@ -27,6 +27,7 @@ import logging
 import os
 from typing import List, Optional, Sequence, Tuple, Union
 
+from mmengine.dist import get_rank
 from mmengine.fileio import get_file_backend, list_from_file
 from mmengine.logging import print_log
 from mmpretrain.datasets import CustomDataset
@@ -68,7 +69,9 @@ class ImageFolder(CustomDataset):
         pipeline: transforms, as configs or built objects (built with mmmim's
             registry, so ``LoadImageSafely`` resolves without a default scope).
         check_files: check at construction that every listed image exists
-            (one ``stat`` per line of ``ann_file``).
+            (one ``stat`` per line of ``ann_file``). In a distributed run only rank 0
+            checks (a missing file stops it, and the launcher stops the others), so
+            a shared file system sees the stats once, not once per rank.
         max_refetch: broken samples in a row before ``__getitem__`` gives up.
         **kwargs: other arguments of mmpretrain's ``CustomDataset``.
     """
@@ -197,7 +200,7 @@ class ImageFolder(CustomDataset):
         if not entries:
             raise FileNotFoundError(f'ImageFolder: annotation list {self.ann_file} lists '
                                     'no images')
-        if self.check_files:
+        if self.check_files and get_rank() == 0:
             self._check_listed_files(entries)
         return entries
 

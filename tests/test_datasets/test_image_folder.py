@@ -91,6 +91,23 @@ def test_image_folder__ann_list_missing_file_names_list_line_and_path(photo_tree
     assert str(photo_tree / 'sub/gone.jpg') in message
 
 
+def test_image_folder__listed_files_are_checked_on_rank_0_only(photo_tree, monkeypatch):
+    """Distributed: ranks > 0 skip the per-image stat (rank 0 raises for all)."""
+    import mmmim.datasets.image_folder as image_folder
+    (photo_tree / 'list.txt').write_text('chelsea.jpg\nsub/gone.jpg\n')
+    stats = []
+    real_check = image_folder.ImageFolder._check_listed_files
+    monkeypatch.setattr(image_folder.ImageFolder, '_check_listed_files',
+                        lambda self, entries: stats.append(1) or real_check(self, entries))
+    monkeypatch.setattr(image_folder, 'get_rank', lambda: 1)
+    dataset = ImageFolder(data_root=str(photo_tree), ann_file='list.txt')
+    assert len(dataset) == 2 and not stats
+    monkeypatch.setattr(image_folder, 'get_rank', lambda: 0)
+    with pytest.raises(FileNotFoundError, match='line 2'):
+        ImageFolder(data_root=str(photo_tree), ann_file='list.txt')
+    assert stats == [1]
+
+
 def test_image_folder__ann_list_without_label_names_line_when_labels_needed(photo_tree):
     (photo_tree / 'list.txt').write_text('chelsea.jpg 0\nsub/page.PNG\n')
     with pytest.raises(ValueError, match=r'list\.txt, line 2: no label'):
