@@ -8,7 +8,9 @@ CHECKPOINT [args]`` (or ``mmsegmentation/``). mmmim's modules and shims are load
 first, so configs that name them (MIMPretrained, our constructors, our backbones)
 build under any default scope. The metrics are printed as one JSON line at the end
 and written to ``--out`` when given. Without CUDA, distributed runs use gloo on the
-CPU.
+CPU; GPUs that torch cannot use stop the run (``MMMIM_ALLOW_CPU=1`` allows the CPU).
+On CUDA, fp32 matrix products may use TF32. ``num_workers='auto'`` is resolved as in
+tools/train.py.
 """
 import argparse
 import json
@@ -18,7 +20,15 @@ import sys
 from typing import List, Optional
 
 from mmengine.config import DictAction
-from train import build_runner, fail, load_config, setup_cpu_distributed
+from train import (
+    allow_tf32,
+    build_runner,
+    fail,
+    load_config,
+    resolve_num_workers,
+    setup_cpu_distributed,
+    stop_if_gpus_unusable,
+)
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -44,6 +54,8 @@ def main(argv: Optional[List[str]] = None) -> dict:
     """Parse, configure, load the checkpoint, test; returns the metrics."""
     from mmpretrain.utils import register_all_modules
     args = parse_args(argv)
+    stop_if_gpus_unusable()
+    allow_tf32()
     register_all_modules(init_default_scope=False)
     if not osp.isfile(args.checkpoint) and '://' not in args.checkpoint:
         fail(f'checkpoint not found: {args.checkpoint}')
@@ -55,6 +67,7 @@ def main(argv: Optional[List[str]] = None) -> dict:
     cfg.resume = False
     if cfg.get('model', {}).get('init_cfg', {}).get('type') == 'MIMPretrained':
         cfg.model.init_cfg = None  # the trained checkpoint holds the backbone too
+    resolve_num_workers(cfg)
     setup_cpu_distributed(cfg)
     metrics = build_runner(cfg).test()
     line = json.dumps({k: float(v) if isinstance(v, (int, float)) else str(v)

@@ -15,6 +15,13 @@ PATH`` from that file, failing with the problem if it is not a complete training
 checkpoint. To start a new run from a checkpoint's weights instead, use
 ``--cfg-options load_from=PATH``. Checkpoints are written atomically
 (``AtomicCheckpointHook``; a config's plain ``CheckpointHook`` is upgraded to it).
+
+On GPU machines: a torch that cannot use the GPUs present (e.g. a driver too old for
+its CUDA build) stops the run instead of training on the CPU (``MMMIM_ALLOW_CPU=1``
+allows it); fp32 matrix products may use TF32; ``--amp`` autocasts detection configs
+to float16 (mmcv's RoIAlign has no bfloat16 kernel); ``--deterministic`` sets
+``CUBLAS_WORKSPACE_CONFIG``. A dataloader's ``num_workers='auto'`` becomes the CPUs
+this process may use, less one for the trainer.
 """
 import argparse
 import difflib
@@ -22,10 +29,11 @@ import os
 import os.path as osp
 import re
 import sys
-from typing import Dict, Iterator, List, Optional, Tuple
+from typing import Dict, Iterator, List, Mapping, Optional, Tuple
 
 import torch
 from mmengine.config import Config, ConfigDict, DictAction
+from mmengine.logging import print_log
 from mmengine.registry import Registry
 from mmengine.runner import Runner
 
@@ -35,11 +43,15 @@ import mmmim.engine  # noqa: F401  (registers the engine modules)
 from mmmim import registry as mmmim_registry
 from mmmim.checkpoint_io import CheckpointError
 from mmmim.engine import TrainSetupReportHook, init_cpu_distributed
+from mmmim.engine.dist import cuda_unusable_reason
 
 AMP_WRAPPERS = ('AmpOptimWrapper', 'GuardedAmpOptimWrapper')
 # by module path: found under any default scope (mmdet / mmseg configs too)
 ATOMIC_CHECKPOINT_HOOK = 'mmmim.engine.hooks.AtomicCheckpointHook'
 FP32_WRAPPERS = ('OptimWrapper', 'GuardedOptimWrapper')
+DATALOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
+#: cuBLAS workspace setting that makes its GEMMs deterministic (CUDA >= 10.2)
+CUBLAS_DETERMINISTIC = ':4096:8'
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -52,7 +64,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         metavar='auto|PATH', help='resume a run: alone or "auto" = the '
                         'latest checkpoint in the work dir; or the checkpoint PATH')
     parser.add_argument('--amp', action='store_true', help='mixed precision: bfloat16 '
-                        'where supported (and on the CPU), else float16 with loss scaling')
+                        'where supported (and on the CPU), else float16 with loss scaling; '
+                        'float16 for detection configs (RoIAlign has no bfloat16 kernel)')
     parser.add_argument('--auto-scale-lr', action='store_true', help='scale the lr by '
                         'effective batch / auto_scale_lr.base_batch_size')
     parser.add_argument('--deterministic', action='store_true',
@@ -96,15 +109,30 @@ def set_resume(cfg: Config, resume: Optional[str]) -> None:
         cfg.load_from = resume
 
 
+def is_detection(cfg: Config) -> bool:
+    """An mmdet config: mmdet's default scope, or a model with RoI heads."""
+    return cfg.get('default_scope') == 'mmdet' or 'roi_head' in (cfg.get('model') or {})
+
+
 def use_amp(cfg: Config) -> None:
-    """Turn the config's optim wrapper into ``GuardedAmpOptimWrapper(dtype='auto')``."""
+    """Turn the config's optim wrapper into ``GuardedAmpOptimWrapper``.
+
+    The autocast dtype is the config's own when it names one; else ``'float16'`` for
+    detection configs (mmcv's RoIAlign has CUDA and CPU kernels for float16 and
+    float32 only, so bfloat16 would fail at the first RoI), ``'auto'`` elsewhere.
+    """
     wrapper = cfg.get('optim_wrapper')
     kind = str((wrapper or {}).get('type', 'OptimWrapper')).split('.')[-1]
     if kind not in FP32_WRAPPERS + AMP_WRAPPERS:
         fail(f'--amp works on an OptimWrapper / GuardedOptimWrapper config; '
              f'optim_wrapper.type is {kind}')
     wrapper.type = 'GuardedAmpOptimWrapper'
-    wrapper.setdefault('dtype', 'auto')
+    if wrapper.get('dtype') is not None:
+        return
+    wrapper.dtype = 'float16' if is_detection(cfg) else 'auto'
+    if wrapper.dtype == 'float16' and not torch.cuda.is_available():
+        fail('--amp on a detection config autocasts to float16 (mmcv\'s RoIAlign has no '
+             'bfloat16 kernel), which needs a CUDA device; on the CPU train without --amp')
 
 
 def enable_auto_scale_lr(cfg: Config) -> None:
@@ -145,7 +173,80 @@ def apply_args(cfg: Config, args: argparse.Namespace) -> None:
     if args.auto_scale_lr:
         enable_auto_scale_lr(cfg)
     if args.deterministic:
-        cfg.randomness = dict(cfg.get('randomness') or {}, deterministic=True)
+        use_deterministic(cfg)
+
+
+def use_deterministic(cfg: Config) -> None:
+    """``randomness.deterministic=True``, and the cuBLAS workspace setting without
+    which the first CUDA GEMM under ``torch.use_deterministic_algorithms`` raises (set
+    here, before any CUDA call; a value already in the environment is kept)."""
+    os.environ.setdefault('CUBLAS_WORKSPACE_CONFIG', CUBLAS_DETERMINISTIC)
+    cfg.randomness = dict(cfg.get('randomness') or {}, deterministic=True)
+
+
+def relax_determinism_for_vitdet(cfg: Config) -> None:
+    """Deterministic ViTDet runs warn instead of failing at the bicubic resize of the
+    position table (its CUDA backward has no deterministic kernel): after mmengine's
+    ``use_deterministic_algorithms(True)``, ``warn_only=True`` for configs with a
+    ``ViTDetBackbone`` (mmengine's ``randomness`` has no such option)."""
+    if not (cfg.get('randomness') or {}).get('deterministic'):
+        return
+    if any(type_paths(cfg.to_dict().get('model'), 'ViTDetBackbone')):
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        print_log('deterministic: warn_only=True for ViTDet (bicubic position-table '
+                  'resize has no deterministic CUDA backward)', logger='current')
+
+
+def allow_tf32() -> None:
+    """On CUDA, fp32 matrix products may use TF32 tensor cores (torch's default is
+    full fp32; cuDNN convolutions already use TF32). Nothing changes on the CPU."""
+    if torch.cuda.is_available():
+        torch.set_float32_matmul_precision('high')
+
+
+def stop_if_gpus_unusable() -> None:
+    """Stop when the machine has NVIDIA GPUs that torch cannot use (the run would
+    silently train on the CPU); ``MMMIM_ALLOW_CPU=1`` lets it go on."""
+    reason = cuda_unusable_reason()
+    if reason:
+        fail(reason)
+
+
+def cpus_per_process(env: Mapping[str, str]) -> Tuple[int, str]:
+    """The CPUs this process may use, and how that was found: the CPU affinity,
+    shared by torchrun's ``LOCAL_WORLD_SIZE`` or mpirun's ``OMPI_COMM_WORLD_LOCAL_SIZE``
+    processes; an srun task gets its ``SLURM_CPUS_PER_TASK`` (else an equal share of
+    the affinity among its node's ``SLURM_NTASKS_PER_NODE`` tasks)."""
+    cpus = (len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity')
+            else os.cpu_count() or 1)
+    how = f'{cpus} CPUs in the affinity'
+    srun = 'SLURM_PROCID' in env and 'LOCAL_WORLD_SIZE' not in env
+    if srun and env.get('SLURM_CPUS_PER_TASK'):
+        per_task = int(env['SLURM_CPUS_PER_TASK'])
+        return min(cpus, per_task), f'{how}, SLURM_CPUS_PER_TASK={per_task}'
+    sharing = ('SLURM_NTASKS_PER_NODE',) if srun else (
+        'LOCAL_WORLD_SIZE', 'OMPI_COMM_WORLD_LOCAL_SIZE')
+    for name in sharing:
+        if env.get(name):
+            share = max(int(env[name]), 1)
+            return cpus // share, f'{how} / {name}={share}'
+    return cpus, how
+
+
+def resolve_num_workers(cfg: Config, env: Mapping[str, str] = os.environ) -> None:
+    """``num_workers='auto'`` in a dataloader: this process's CPUs less one for the
+    trainer, at least 1 (one worker keeps decoding out of the trainer and keeps
+    ``persistent_workers=True`` valid, even when it shares the trainer's only core)."""
+    auto = [name for name in DATALOADERS
+            if (cfg.get(name) or {}).get('num_workers') == 'auto']
+    if not auto:
+        return
+    cpus, how = cpus_per_process(env)
+    workers = max(cpus - 1, 1)
+    for name in auto:
+        cfg[name].num_workers = workers
+    print_log(f"num_workers='auto' -> {workers} in {', '.join(auto)} ({how})",
+              logger='current')
 
 
 def setup_cpu_distributed(cfg: Config) -> None:
@@ -214,11 +315,16 @@ def unknown_type_message(cfg: Config, name: str, registry_name: str) -> str:
 def main(argv: Optional[List[str]] = None) -> None:
     """Parse, configure, build the runner and train."""
     args = parse_args(argv)
+    stop_if_gpus_unusable()
+    allow_tf32()
     cfg = load_config(args.config, args.cfg_options)
     apply_args(cfg, args)
+    resolve_num_workers(cfg)
     setup_cpu_distributed(cfg)
     try:
-        build_runner(cfg).train()
+        runner = build_runner(cfg)
+        relax_determinism_for_vitdet(cfg)
+        runner.train()
     except CheckpointError as error:
         fail(str(error))
     except KeyError as error:

@@ -1,11 +1,14 @@
 """tools/train.py: arguments, config errors, --amp / --resume / --auto-scale-lr, and
-the effective batch and learning rate report."""
+the effective batch and learning rate report; on GPU machines (CUDA faked): float16
+--amp for detection, --deterministic's cuBLAS setting, TF32, GPUs torch cannot use,
+num_workers='auto'."""
 import importlib.util
 import os
 import subprocess
 import sys
 
 import pytest
+import torch
 from engine_runs import DEMO_CONFIG, ROOT
 
 PYTHON = sys.executable
@@ -94,3 +97,182 @@ def test_run__reports_effective_batch_and_scaled_lr(small_photos_dir, tmp_path):
     assert f'learning rate {tiny.optim_wrapper.optimizer.lr * 0.75:.6g}' in report[0]
     assert 'auto-scaled x0.75' in report[0]
     assert (tmp_path / 'run' / 'iter_2.pth').exists()
+
+
+# ---- GPU machines (tested on the CPU with CUDA faked where a branch needs it) ------
+
+COCO_CONFIGS = ROOT / 'configs/benchmarks/mmdetection/coco'
+DETECTION_CONFIG = COCO_CONFIGS / 'mask-rcnn_swin-t-p4-w7_fpn_1x_coco.py'
+VITDET_CONFIG = COCO_CONFIGS / 'vitdet_mask-rcnn_vit-base-p16_lsj-1024-100e_coco.py'
+PRETRAIN_CONFIG = ROOT / 'configs/mae/mae_vit-base-p16_8xb512-amp-coslr-400e_in1k.py'
+
+
+def configured_from(config, *argv: str):
+    """``config`` as train.py sets it up for ``argv`` (no run)."""
+    args = train_tool.parse_args([str(config), *argv])
+    cfg = train_tool.load_config(args.config, args.cfg_options)
+    train_tool.apply_args(cfg, args)
+    return cfg
+
+
+@pytest.fixture
+def fake_cuda(monkeypatch):
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
+
+
+def test_amp__detection_configs_autocast_float16_pretraining_auto(fake_cuda):
+    for config in (DETECTION_CONFIG, VITDET_CONFIG):  # an OptimWrapper, an AmpOptimWrapper
+        cfg = configured_from(config, '--amp')
+        assert cfg.default_scope == 'mmdet' and 'roi_head' in cfg.model
+        assert cfg.optim_wrapper.type == 'GuardedAmpOptimWrapper'
+        assert cfg.optim_wrapper.dtype == 'float16', config
+    assert configured_from(PRETRAIN_CONFIG, '--amp').optim_wrapper.dtype == 'auto'
+
+
+def test_amp__dtype_named_in_config_or_options_wins_on_detection(fake_cuda):
+    cfg = configured_from(DETECTION_CONFIG, '--amp', '--cfg-options',
+                          'optim_wrapper.dtype=bfloat16')
+    assert cfg.optim_wrapper.dtype == 'bfloat16'
+
+
+def test_amp__detection_on_cpu_stops_naming_the_reason(monkeypatch):
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
+    with pytest.raises(SystemExit, match='RoIAlign has no bfloat16 kernel.*without --amp'):
+        configured_from(DETECTION_CONFIG, '--amp')
+
+
+def test_deterministic__sets_cublas_workspace_keeps_a_given_one(monkeypatch):
+    monkeypatch.setenv('CUBLAS_WORKSPACE_CONFIG', '')  # restored after the test
+    monkeypatch.delenv('CUBLAS_WORKSPACE_CONFIG')
+    configured()
+    assert 'CUBLAS_WORKSPACE_CONFIG' not in os.environ
+    assert configured('--deterministic').randomness.deterministic is True
+    assert os.environ['CUBLAS_WORKSPACE_CONFIG'] == ':4096:8'
+    monkeypatch.setenv('CUBLAS_WORKSPACE_CONFIG', ':16:8')
+    configured('--deterministic')
+    assert os.environ['CUBLAS_WORKSPACE_CONFIG'] == ':16:8'
+
+
+def test_deterministic__vitdet_only_gets_warn_only(monkeypatch):
+    calls = []
+    monkeypatch.setattr(torch, 'use_deterministic_algorithms',
+                        lambda mode, **kwargs: calls.append((mode, kwargs)))
+    monkeypatch.setenv('CUBLAS_WORKSPACE_CONFIG', ':4096:8')
+    train_tool.relax_determinism_for_vitdet(configured('--deterministic'))
+    train_tool.relax_determinism_for_vitdet(configured_from(VITDET_CONFIG))
+    assert calls == []  # MAE demo deterministic; ViTDet not deterministic
+    train_tool.relax_determinism_for_vitdet(configured_from(VITDET_CONFIG, '--deterministic'))
+    assert calls == [(True, dict(warn_only=True))]
+
+
+@pytest.mark.parametrize('cuda', [True, False])
+def test_tf32__matmul_precision_high_only_with_cuda(monkeypatch, cuda):
+    calls = []
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: cuda)
+    monkeypatch.setattr(torch, 'set_float32_matmul_precision', calls.append)
+    train_tool.allow_tf32()
+    assert calls == (['high'] if cuda else [])
+
+
+@pytest.fixture
+def gpu_machine(tmp_path, monkeypatch):
+    """A CUDA 13 torch that sees no GPU, on a machine whose nvidia-smi (a script in
+    ``tmp_path/bin``, rewritable) reports driver 550.54.15."""
+    import mmmim.engine.dist as dist
+    bin_dir = tmp_path / 'bin'
+    bin_dir.mkdir()
+    write_nvidia_smi(bin_dir, 'echo 550.54.15')
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
+    monkeypatch.setattr(torch.version, 'cuda', '13.0')
+    monkeypatch.setattr(dist, 'NVIDIA_DEVICE', str(tmp_path / 'no_nvidia0'))
+    monkeypatch.setenv('PATH', f'{bin_dir}:{os.environ["PATH"]}')
+    for name in ('CUDA_VISIBLE_DEVICES', 'MMMIM_ALLOW_CPU'):
+        monkeypatch.delenv(name, raising=False)
+    return bin_dir
+
+
+def write_nvidia_smi(bin_dir, body: str) -> None:
+    smi = bin_dir / 'nvidia-smi'
+    smi.write_text(f'#!/bin/sh\n{body}\n')
+    smi.chmod(0o755)
+
+
+def test_gpus_torch_cannot_use__stop_naming_build_driver_and_fix(gpu_machine):
+    cfg = configured()
+    with pytest.raises(SystemExit) as error:
+        train_tool.stop_if_gpus_unusable()
+    message = str(error.value)
+    assert 'nvidia-smi on PATH' in message and 'CUDA 13.0' in message
+    assert 'driver >= 580' in message and 'NVIDIA driver 550.54.15' in message
+    version = torch.__version__.split('+')[0]
+    assert f'torch=={version}+cu128' in message
+    assert 'https://download.pytorch.org/whl/cu128' in message and 'MMMIM_PYTHON=' in message
+    assert 'MMMIM_ALLOW_CPU=1' in message
+    train_tool.setup_cpu_distributed(cfg)  # --launcher none: nothing else to do
+
+
+def test_gpus_torch_cannot_use__main_stops_before_training(gpu_machine, tmp_path):
+    with pytest.raises(SystemExit, match='cannot use them'):
+        train_tool.main([str(DEMO_CONFIG), '--work-dir', str(tmp_path / 'run')])
+    assert not (tmp_path / 'run').exists()
+
+
+def test_gpus_torch_cannot_use__allow_cpu_opt_out(gpu_machine, monkeypatch):
+    monkeypatch.setenv('MMMIM_ALLOW_CPU', '1')
+    train_tool.stop_if_gpus_unusable()
+
+
+@pytest.mark.parametrize('visible', ['', '-1'])
+def test_gpus_torch_cannot_use__gpus_hidden_on_purpose_is_fine(gpu_machine, monkeypatch,
+                                                               visible):
+    monkeypatch.setenv('CUDA_VISIBLE_DEVICES', visible)
+    train_tool.stop_if_gpus_unusable()
+
+
+def test_gpus_torch_cannot_use__no_gpu_evidence_nothing_happens(gpu_machine, monkeypatch,
+                                                                tmp_path):
+    monkeypatch.setenv('PATH', str(tmp_path / 'empty'))
+    train_tool.stop_if_gpus_unusable()
+    monkeypatch.setenv('CUDA_VISIBLE_DEVICES', '0,1')  # alone it is evidence
+    with pytest.raises(SystemExit, match=r'CUDA_VISIBLE_DEVICES=0,1.*no nvidia-smi on PATH'):
+        train_tool.stop_if_gpus_unusable()
+
+
+def test_gpus_torch_cannot_use__failing_or_hanging_nvidia_smi_is_reported(gpu_machine,
+                                                                          monkeypatch):
+    import mmmim.engine.dist as dist
+    write_nvidia_smi(gpu_machine, "echo \"NVIDIA-SMI has failed because it couldn't "
+                     'communicate with the NVIDIA driver." ; exit 9')
+    with pytest.raises(SystemExit, match='nvidia-smi failed: NVIDIA-SMI has failed'):
+        train_tool.stop_if_gpus_unusable()
+    write_nvidia_smi(gpu_machine, 'exec sleep 5')
+    monkeypatch.setattr(dist, 'NVIDIA_SMI_TIMEOUT_S', 0.3)
+    with pytest.raises(SystemExit, match='nvidia-smi gave no answer in 0.3 s'):
+        train_tool.stop_if_gpus_unusable()
+
+
+@pytest.mark.parametrize('affinity, env, workers', [
+    (16, {}, 15),
+    (16, dict(LOCAL_WORLD_SIZE='2'), 7),  # torchrun: 2 trainers share the node
+    (16, dict(LOCAL_WORLD_SIZE='8'), 1),
+    (64, dict(SLURM_PROCID='3', SLURM_CPUS_PER_TASK='10'), 9),  # srun, unbound task
+    (10, dict(SLURM_PROCID='3', SLURM_CPUS_PER_TASK='12'), 9),  # srun, bound to 10
+    (64, dict(SLURM_PROCID='0', SLURM_NTASKS_PER_NODE='8'), 7),
+    (64, dict(SLURM_PROCID='0', SLURM_CPUS_PER_TASK='32', LOCAL_WORLD_SIZE='4'), 15),
+    (1, {}, 1),  # one CPU: still one worker
+])
+def test_num_workers_auto__cpus_of_this_process_less_one(monkeypatch, affinity, env, workers):
+    monkeypatch.setattr(os, 'sched_getaffinity', lambda pid: set(range(affinity)),
+                        raising=False)
+    cfg = configured('--cfg-options', 'train_dataloader.num_workers=auto')
+    train_tool.resolve_num_workers(cfg, env)
+    assert cfg.train_dataloader.num_workers == workers
+
+
+def test_num_workers_auto__only_auto_loaders_change():
+    cfg = configured('--cfg-options', 'train_dataloader.num_workers=3')
+    cfg.val_dataloader = dict(num_workers='auto', batch_size=1)
+    train_tool.resolve_num_workers(cfg, {})
+    assert cfg.train_dataloader.num_workers == 3
+    assert isinstance(cfg.val_dataloader.num_workers, int)
+    assert cfg.val_dataloader.num_workers >= 1
