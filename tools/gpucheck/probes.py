@@ -132,34 +132,40 @@ def sync_sites(caught: List[warnings.WarningMessage]) -> List[str]:
     return sites
 
 
-def profiled_names(step: Callable[[], object]) -> Dict[str, float]:
-    """Event name -> device time (us) of one profiled ``step()``."""
+def profiled_names(step: Callable[[], object], device: str) -> Dict[str, float]:
+    """Event name -> total time (us) of one profiled ``step()``: on the GPU for CUDA
+    (0 for host-only events), else on the CPU."""
     import torch
     from torch.profiler import ProfilerActivity, profile
-    with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
+    cuda = device.startswith('cuda')
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
+    with profile(activities=activities) as prof:
         step()
-        torch.cuda.synchronize()
+        if cuda:
+            torch.cuda.synchronize()
     times = {}
     for event in prof.key_averages():
-        device_us = getattr(event, 'device_time_total', None)
-        if device_us is None:
-            device_us = getattr(event, 'cuda_time_total', 0.0)
-        times[event.key] = float(device_us)
+        if cuda:  # renamed from cuda_time_total in torch 2.4
+            us = getattr(event, 'device_time_total', getattr(event, 'cuda_time_total', 0))
+        else:
+            us = event.cpu_time_total
+        times[event.key] = float(us)
     return times
 
 
 def probe_step_profile(args: argparse.Namespace) -> dict:
-    """One bf16 training step of ``--configs[0]`` at ``--batch``: the host syncs it
-    makes (``torch.cuda.set_sync_debug_mode('warn')``) and the attention kernels and
-    ops it runs (torch.profiler), after two warm-up steps (checklist step 3)."""
+    """One bf16 training step of ``--configs[0]`` at ``--batch`` on ``--device``: the
+    host syncs it makes (``torch.cuda.set_sync_debug_mode('warn')``, CUDA only) and the
+    attention kernels and ops it runs (torch.profiler), after two warm-up steps
+    (checklist step 3)."""
     import torch
 
     from mmmim.utils.benchmark import build_benchmark_optim_wrapper, pack_batch, photo_batch
     from mmmim.utils.config import build_model_from_cfg, config_scope, input_size, load_config
     cfg = load_config(args.configs[0])
     with config_scope(cfg):
-        model = build_model_from_cfg(cfg).cuda().train()
-        wrapper = build_benchmark_optim_wrapper(model, cfg, torch.bfloat16, 'cuda')
+        model = build_model_from_cfg(cfg).to(args.device).train()
+        wrapper = build_benchmark_optim_wrapper(model, cfg, torch.bfloat16, args.device)
         wrapper.initialize_count_status(model, 0, 100)
         batch = pack_batch(cfg, photo_batch(args.batch, input_size(cfg)))
 
@@ -167,19 +173,30 @@ def probe_step_profile(args: argparse.Namespace) -> dict:
             return model.train_step(dict(batch), wrapper)
         for _ in range(2):
             step()
-        torch.cuda.synchronize()
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter('always')
-            torch.cuda.set_sync_debug_mode('warn')
-            try:
-                step()
-            finally:
-                torch.cuda.set_sync_debug_mode(0)
-        times = profiled_names(step)
+        syncs = counted_syncs(step, args.device)
+        times = profiled_names(step, args.device)
     attention = {k: v for k, v in times.items() if ATTENTION_KERNEL.search(k)}
     top = sorted(times.items(), key=lambda kv: -kv[1])[:8]
-    return dict(config=args.configs[0], batch=args.batch, syncs=sync_sites(caught),
-                attention=attention, top_device_us=top)
+    return dict(config=args.configs[0], batch=args.batch, device=args.device, syncs=syncs,
+                attention=attention, top_us=top)
+
+
+def counted_syncs(step: Callable[[], object], device: str) -> List[str]:
+    """The synchronizing calls of one ``step()`` on CUDA (:func:`sync_sites`); none
+    are counted on the CPU."""
+    import torch
+    if not device.startswith('cuda'):
+        step()
+        return []
+    torch.cuda.synchronize()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always')
+        torch.cuda.set_sync_debug_mode('warn')
+        try:
+            step()
+        finally:
+            torch.cuda.set_sync_debug_mode(0)
+    return sync_sites(caught)
 
 
 def probe_loader(args: argparse.Namespace) -> dict:
@@ -253,6 +270,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument('--workers', type=int, nargs='*', default=[8])
     parser.add_argument('--data', default='data/demo')
     parser.add_argument('--write', default=None)
+    parser.add_argument('--device', default='cuda')
     args = parser.parse_args(argv)
     record = PROBES[args.name](args)
     with open(args.out, 'w') as f:
