@@ -113,6 +113,17 @@ def test_benchmark_config__amp_on_cpu_runs_in_bf16(tmp_path):
     assert record['dtype'] == 'bfloat16' and math.isfinite(record['loss'])
 
 
+def test_benchmark_config__batch_size_0_is_the_configs_per_gpu_batch(tmp_path):
+    paths = write_configs(tmp_path)
+    record = benchmark_config(str(paths['tiny_small']), batch_size=0, iters=1, warmup=0,
+                              image_size=32, device='cpu', flops=False,
+                              cfg_options=['train_dataloader.batch_size=3'])
+    assert record['error'] is None and record['batch_size'] == 3
+    assert parse_args(['c.py', '--batch-size', '0', '--iters', '1']).batch_size == 0
+    with pytest.raises(SystemExit):
+        parse_args(['c.py', '--batch-size', '-1', '--iters', '1'])
+
+
 def test_benchmark_config__compiled_step_trains_and_counts_the_eager_flops(tmp_path):
     paths = write_configs(tmp_path)
     common = dict(batch_size=2, iters=1, warmup=1, image_size=32, device='cpu')

@@ -4,7 +4,8 @@
         --batch-size N --iters K [--warmup W] [--amp] [--json OUT] [--image-size S] \
         [--device cpu|cuda] [--cfg-options k=v ...]
 
-CONFIG is a file or another package's config (``mmpretrain::mae/xxx.py``). Each config
+CONFIG is a file or another package's config (``mmpretrain::mae/xxx.py``); ``--batch-size
+0`` runs each config at its own per-GPU ``train_dataloader.batch_size``. Each config
 runs in a fresh process; the table compares them to the first. See docs/benchmark.md;
 the logic is in ``mmmim.utils.benchmark``.
 """

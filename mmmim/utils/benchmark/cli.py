@@ -16,7 +16,9 @@ DESCRIPTION = 'Training-step throughput and peak memory of pretraining configs.'
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=DESCRIPTION)
     parser.add_argument('configs', nargs='+', help="config files or 'mmpretrain::path.py'")
-    parser.add_argument('--batch-size', type=int, required=True)
+    parser.add_argument('--batch-size', type=int, required=True,
+                        help="images per step; 0: each config's own per-GPU "
+                        'train_dataloader.batch_size')
     parser.add_argument('--iters', type=int, required=True, help='timed iterations')
     parser.add_argument('--warmup', type=int, default=1, help='untimed iterations first')
     parser.add_argument('--amp', action='store_true',
@@ -43,8 +45,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         help='key=value overrides applied to every config')
     parser.add_argument('--worker-out', default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.iters < 1 or args.batch_size < 1 or args.warmup < 0:
-        parser.error('--iters and --batch-size must be >= 1, --warmup >= 0')
+    if args.iters < 1 or args.batch_size < 0 or args.warmup < 0:
+        parser.error('--iters must be >= 1, --batch-size >= 0, --warmup >= 0')
     if args.pipeline and args.image_size:
         parser.error('--image-size does not apply with --pipeline: the pipeline sets the '
                      'input size (change its crop with --cfg-options)')

@@ -226,12 +226,15 @@ def benchmark_config(config: str, batch_size: int, iters: int, warmup: int = 1,
     compile ``model.train_step`` as mmengine's Runner does for ``cfg.compile``
     (True or torch.compile's kwargs; None: the config's own ``compile``); the FLOPs
     are counted on the eager step first, and compilation happens in the warm-up
-    steps (give at least 2). Raises :class:`StageError` naming the stage that failed."""
+    steps (give at least 2). ``batch_size`` 0: the config's own
+    ``train_dataloader.batch_size`` (its per-GPU micro-batch). Raises
+    :class:`StageError` naming the stage that failed."""
     if pipeline and image_size:
         raise ValueError('image_size does not apply with pipeline: the pipeline sets '
                          'the input size (change its crop with cfg_options)')
     with stage('load config'):
         cfg = load_config(config, parse_cfg_options(cfg_options))
+        batch_size = batch_size or cfg.train_dataloader.batch_size
     dtype = amp_dtype(device) if amp else None
     with config_scope(cfg):
         torch.manual_seed(seed)
