@@ -68,12 +68,12 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 
 def install_rows(ctx: Context, folder: str) -> List[Row]:
     """Install the wheels of ``folder``; mmcv without ops when the machine has none."""
-    had_mmcv = 'mmcv' in wheels.installed_distributions(ctx.python)
-    proc = wheels.install(ctx, folder)
-    installed = ctx.details.get('installed', {})
+    installed = wheels.installed_distributions(ctx.python)
+    had_mmcv = 'mmcv' in installed
+    proc = wheels.install(ctx, folder, installed)
+    done = ctx.details.get('installed', {})
     rows = [Row('install', 'wheels', 'pass' if proc.ok else 'fail',
-                f"{len(installed.get('site', []))} packages, "
-                f"{len(installed.get('build', []))} build tools",
+                f"{len(done.get('site', []))} packages, {len(done.get('build', []))} build tools",
                 'offline, next to the machine torch' if proc.ok else proc.error_line())]
     ctx.archive = wheels.mmcv_archive(folder)
     if not had_mmcv and ctx.archive:

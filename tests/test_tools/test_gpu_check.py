@@ -138,14 +138,13 @@ def test_table__one_line_per_row_with_status_and_cut_notes():
 
 def test_bench_line__flop_fraction_against_the_measured_ceiling_and_failures():
     config = 'configs/mae/mae_vit-base-p16_8xb512-amp-coslr-400e_in1k.py'
-    sizes = {config: dict(batch_size=128, accumulative_counts=4)}
     record = dict(error=None, images_per_s=1500.0, peak_mem_mb=30 * 1024,
-                  achieved_flops_per_s=4e14)
-    row = steps.bench_line(config, record, sizes, ceiling=8e14)
+                  achieved_flops_per_s=4e14, batch_size=128)
+    row = steps.bench_line(config, record, ceiling=8e14)
     assert (row.name, row.status) == ('mae_vit-base-p16', 'figure')
     assert row.value == '1500 img/s, 30.0 GB, 50% of bf16 peak'
-    assert row.note == 'batch 128 x 4 accum'
-    oom = steps.bench_line(config, dict(error='train step: OutOfMemoryError'), sizes, 8e14)
+    assert row.note == 'batch 128 per GPU'
+    oom = steps.bench_line(config, dict(error='train step: OutOfMemoryError'), 8e14)
     assert oom.status == 'fail' and 'OutOfMemoryError' in oom.note
 
 

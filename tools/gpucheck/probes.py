@@ -98,18 +98,6 @@ def probe_mmcv_ops(args: argparse.Namespace) -> dict:
     return record
 
 
-def probe_batch_sizes(args: argparse.Namespace) -> dict:
-    """Per-GPU micro-batch and accumulation steps of each config."""
-    from mmmim.utils.config import load_config
-    record = {}
-    for config in args.configs:
-        cfg = load_config(config)
-        wrapper = cfg.get('optim_wrapper') or {}
-        record[config] = dict(batch_size=cfg.train_dataloader.batch_size,
-                              accumulative_counts=wrapper.get('accumulative_counts', 1))
-    return record
-
-
 def probe_ceiling(args: argparse.Namespace) -> dict:
     """The GPU's bf16 matmul ceiling (:func:`mmmim.utils.benchmark.matmul_ceiling` at
     a side that fills the chip)."""
@@ -255,8 +243,8 @@ def probe_downstream_config(args: argparse.Namespace) -> dict:
     return dict(config=args.configs[0], written=args.write)
 
 
-PROBES = {'env': probe_env, 'mmcv_ops': probe_mmcv_ops, 'batch_sizes': probe_batch_sizes,
-          'ceiling': probe_ceiling, 'step_profile': probe_step_profile,
+PROBES = {'env': probe_env, 'mmcv_ops': probe_mmcv_ops, 'ceiling': probe_ceiling,
+          'step_profile': probe_step_profile,
           'loader': probe_loader, 'downstream_config': probe_downstream_config}
 
 

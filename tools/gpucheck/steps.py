@@ -126,44 +126,40 @@ def demo_bf16(ctx: Context) -> List[Row]:
     return [train_row('demo_bf16', 'demo bf16 (dist_train.sh 1 --amp)', proc, work)]
 
 
-def bench_line(config: str, record: dict, sizes: dict, ceiling: Optional[float]) -> Row:
+def bench_line(config: str, record: dict, ceiling: Optional[float]) -> Row:
     """One benchmark record as a row: images/s, peak memory, FLOP fraction."""
     name = os.path.basename(config).split('_8xb')[0]
-    size = sizes.get(config, {})
-    note = f"batch {size.get('batch_size')} x {size.get('accumulative_counts', 1)} accum"
     if record.get('error'):
-        return Row('bench', name, 'fail', '', f"{note}: {record['error']}")
+        return Row('bench', name, 'fail', '', record['error'])
     fraction = (record['achieved_flops_per_s'] / ceiling
                 if ceiling and record.get('achieved_flops_per_s') else None)
     value = (f"{record['images_per_s']:.0f} img/s, {record['peak_mem_mb'] / 1024:.1f} GB"
              + (f', {100 * fraction:.0f}% of bf16 peak' if fraction else ''))
-    return Row('bench', name, 'figure', value, note)
+    return Row('bench', name, 'figure', value, f"batch {record['batch_size']} per GPU")
 
 
 def bench(ctx: Context) -> List[Row]:
-    """benchmark_pretrain.py --device cuda --amp on each config at its per-GPU batch;
-    the FLOP fraction against the bf16 matmul ceiling measured here."""
-    configs = [config_path(p) for p in BENCH_CONFIGS]
-    sizes, proc = probe(ctx, 'batch_sizes', 120, '--configs', *configs)
-    if sizes is None:
-        return [Row('bench', 'batch sizes', 'fail', '', proc.error_line())]
+    """benchmark_pretrain.py --device cuda --amp on each config at its per-GPU batch
+    (``--batch-size 0``); the FLOP fraction against the bf16 matmul ceiling measured
+    here at a size that fills the GPU."""
     ceiling, proc = probe(ctx, 'ceiling', 60)
     peak = ceiling and ceiling['bf16_flops_per_s']
     rows = [Row('bench', 'bf16 matmul ceiling', 'figure' if peak else 'fail',
                 f'{peak / 1e12:.0f} TFLOP/s' if peak else '',
-                '8192^3 bf16 product' if peak else proc.error_line())]
-    ctx.details['bench'] = {}
-    for config in configs:
-        out = ctx.path(f'bench_{os.path.basename(config)[:-3]}.json')
-        proc = run([ctx.python, 'tools/analysis_tools/benchmark_pretrain.py', config,
-                    '--batch-size', str(sizes[config]['batch_size']), '--iters', '5',
-                    '--warmup', '2', '--amp', '--device', 'cuda', '--json', out],
-                   min(150, ctx.left() + 30), ctx.env(), log=out[:-5] + '.log')
-        record = (json.load(open(out))[0] if os.path.exists(out)
-                  else dict(error=proc.error_line()))
-        ctx.details['bench'][config] = record
-        rows.append(bench_line(config, record, sizes, peak))
-    return rows
+                f"{ceiling['side']}^3 bf16 product" if peak else proc.error_line())]
+    configs = [config_path(p) for p in BENCH_CONFIGS]
+    out = ctx.path('bench.json')
+    proc = run([ctx.python, 'tools/analysis_tools/benchmark_pretrain.py', *configs,
+                '--batch-size', '0', '--iters', '5', '--warmup', '2', '--amp',
+                '--device', 'cuda', '--json', out],
+               min(60 + 60 * len(configs), ctx.left() + 30), ctx.env(),
+               log=ctx.path('bench.log'))
+    if not os.path.exists(out):
+        return rows + [Row('bench', 'benchmark_pretrain', 'fail', '', proc.error_line())]
+    with open(out) as f:
+        records = json.load(f)
+    ctx.details['bench'] = records
+    return rows + [bench_line(c, r, peak) for c, r in zip(configs, records)]
 
 
 def step_profile(ctx: Context) -> List[Row]:

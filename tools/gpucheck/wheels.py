@@ -12,6 +12,7 @@ source archive, with ``mmcv/_ext.py`` a stand-in that raises when an op is calle
 from __future__ import annotations
 
 import glob
+import json
 import os
 import re
 import subprocess
@@ -126,7 +127,6 @@ def installed_distributions(python: str) -> Dict[str, str]:
             '"[-_.]+", "-", d.metadata["Name"]).lower(): d.version for d in '
             'm.distributions() if d.metadata["Name"]}))')
     out = subprocess.run([python, '-c', code], capture_output=True, text=True, check=True)
-    import json
     return json.loads(out.stdout)
 
 
@@ -174,10 +174,10 @@ def install_mmcv_lite(archive: str, ctx: Context) -> str:
     return source
 
 
-def install(ctx: Context, folder: str) -> Proc:
-    """Install the folder's wheels for ``ctx.python`` (see the module docstring) and
-    put them on ``ctx.paths``; returns the pip run."""
-    plan = wheels_to_install(folder, installed_distributions(ctx.python))
+def install(ctx: Context, folder: str, installed: Dict[str, str]) -> Proc:
+    """Install the folder's wheels for ``ctx.python``, which has ``installed`` (see
+    the module docstring), and put them on ``ctx.paths``; returns the pip run."""
+    plan = wheels_to_install(folder, installed)
     proc = Proc(0, 0.0, '')
     for key, target in (('build', ctx.path('build_site')), ('site', ctx.path('site'))):
         if plan[key]:
