@@ -204,19 +204,29 @@ def ops_problem(gpu_available: bool, compiled_cuda: str, nms_error: Optional[str
     return None
 
 
+NMS_IOU = 0.5
+
+
+def nms_probe():
+    """Fixed boxes [64, 4] (x1 y1 x2 y2) and scores [64] for the CUDA check; no pair's
+    IoU is near NMS_IOU, so CPU and CUDA must keep the same boxes."""
+    import torch
+    gen = torch.Generator().manual_seed(17)  # nearest IoU to 0.5: 0.017 away
+    boxes = torch.rand(64, 4, generator=gen) * 50
+    boxes[:, 2:] += boxes[:, :2] + 1
+    return boxes, torch.rand(64, generator=gen)
+
+
 def cuda_nms_error() -> Optional[str]:
     """Run mmcv's nms on CUDA tensors against the CPU result; the error text, or None."""
     import torch
     from mmcv.ops import nms
-    gen = torch.Generator().manual_seed(0)
-    boxes = torch.rand(64, 4, generator=gen) * 50
-    boxes[:, 2:] += boxes[:, :2] + 1  # [64, 4] x1 y1 x2 y2
-    scores = torch.rand(64, generator=gen)
+    boxes, scores = nms_probe()
     try:
-        on_gpu = nms(boxes.cuda(), scores.cuda(), 0.5)[1].cpu()
+        on_gpu = nms(boxes.cuda(), scores.cuda(), NMS_IOU)[1].cpu()
     except Exception as error:  # noqa: BLE001 - any failure means no usable CUDA ops
         return f'{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ""}'
-    on_cpu = nms(boxes, scores, 0.5)[1]
+    on_cpu = nms(boxes, scores, NMS_IOU)[1]
     return None if torch.equal(on_gpu, on_cpu) else 'CUDA nms keeps other boxes than the CPU'
 
 

@@ -114,6 +114,15 @@ def test_ops_problem__cpu_only_or_failing_cuda_ops_on_a_gpu_node_are_never_ok():
     assert key.ops_problem(False, '13.0', None, force_cuda=True) is None
 
 
+def test_nms_probe__no_iou_near_the_threshold_and_some_boxes_suppressed():
+    from torchvision.ops import box_iou
+    boxes, scores = key.nms_probe()
+    iou = box_iou(boxes, boxes)[~torch.eye(len(boxes), dtype=torch.bool)]
+    assert (iou - key.NMS_IOU).abs().min() > 1e-3
+    mmcv_ops = pytest.importorskip('mmcv.ops')
+    assert 0 < len(mmcv_ops.nms(boxes, scores, key.NMS_IOU)[1]) < len(boxes)
+
+
 def test_installed_mmcv__cpu_build_passes_here_and_fails_when_a_gpu_is_visible(monkeypatch):
     pytest.importorskip('mmcv.ops')
     if torch.cuda.is_available():
