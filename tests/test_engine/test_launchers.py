@@ -1,5 +1,6 @@
-"""tools/dist_train.sh and tools/slurm_train.sh: what they start, and a real
-2-process CPU (gloo) run compared with a 1-process run."""
+"""tools/dist_train.sh and tools/slurm_train.sh (over tools/launch_common.sh and
+tools/slurm_task.sh): what they start, and a real 2-process CPU (gloo) run compared
+with a 1-process run."""
 import json
 import os
 import signal
@@ -42,6 +43,63 @@ def test_dist_train_sh__torchrun_with_env_defaults_and_overrides(tmp_path):
                      '--master_port=29999', '--nproc_per_node=4'):
         assert expected in args
 
+    env.update(MASTER_PORT='31000')  # the variable users export; PORT is the old name
+    subprocess.run(['bash', ROOT / 'tools' / 'dist_train.sh', 'cfg.py', '4'], env=env,
+                   check=True)
+    assert '--master_port=31000' in (tmp_path / 'args').read_text().split('\n')
+
+
+def launcher_env(tmp_path, **variables) -> dict:
+    """The test's environment without the launcher variables a developer may have
+    exported, plus ``variables``."""
+    names = ('NNODES', 'NODE_RANK', 'MASTER_ADDR', 'MASTER_PORT', 'PORT', 'CPUS_PER_TASK',
+             'PYTORCH_CUDA_ALLOC_CONF', 'PYTORCH_ALLOC_CONF', 'SRUN_ARGS', 'SLURM_JOB_ID')
+    env = {k: v for k, v in os.environ.items() if k not in names}
+    return dict(env, **variables)
+
+
+def test_dist_train_sh__several_nodes_without_a_reachable_master_are_refused(tmp_path):
+    python = fake_program(tmp_path / 'python', tmp_path / 'args')
+    for addr in (None, '127.0.0.1', 'localhost'):
+        env = launcher_env(tmp_path, PYTHON=str(python), NNODES='2', NODE_RANK='1')
+        if addr:
+            env['MASTER_ADDR'] = addr
+        result = subprocess.run(['bash', ROOT / 'tools' / 'dist_train.sh', 'cfg.py', '8'],
+                                env=env, capture_output=True, text=True)
+        assert result.returncode == 2, addr
+        assert 'error: 2 nodes need MASTER_ADDR, the address of node 0' in result.stderr
+        assert not (tmp_path / 'args').exists()  # torchrun never started
+    one_node = launcher_env(tmp_path, PYTHON=str(python), NNODES='1')
+    subprocess.run(['bash', ROOT / 'tools' / 'dist_train.sh', 'cfg.py', '8'], env=one_node,
+                   check=True)
+    assert '--master_addr=127.0.0.1' in (tmp_path / 'args').read_text().split('\n')
+
+
+SHOWN = ('MASTER_PORT', 'PYTORCH_CUDA_ALLOC_CONF', 'MMMIM_REQUEUE')
+
+
+def env_printer(path: Path, log: Path) -> Path:
+    """An executable that writes the launcher variables (``SHOWN``) it sees to ``log``."""
+    lines = ''.join(f'echo "{name}=${{{name}:-}}"\n' for name in SHOWN)
+    path.write_text(f'#!/usr/bin/env bash\n{{\n{lines}}} > {log}\n')
+    path.chmod(0o755)
+    return path
+
+
+def shown(log: Path) -> dict:
+    """What :func:`env_printer` wrote."""
+    return dict(line.split('=', 1) for line in log.read_text().splitlines())
+
+
+def test_launchers__cuda_allocator_default_and_a_users_value_kept(tmp_path):
+    printer = env_printer(tmp_path / 'python', tmp_path / 'env')
+    env = launcher_env(tmp_path, PYTHON=str(printer))
+    subprocess.run(['bash', ROOT / 'tools' / 'dist_train.sh', 'cfg.py', '1'], env=env, check=True)
+    assert shown(tmp_path / 'env')['PYTORCH_CUDA_ALLOC_CONF'] == 'expandable_segments:True'
+    env['PYTORCH_CUDA_ALLOC_CONF'] = 'max_split_size_mb:512'
+    subprocess.run(['bash', ROOT / 'tools' / 'dist_train.sh', 'cfg.py', '1'], env=env, check=True)
+    assert shown(tmp_path / 'env')['PYTORCH_CUDA_ALLOC_CONF'] == 'max_split_size_mb:512'
+
 
 def test_slurm_train_sh__srun_options_work_dir_and_train_args(tmp_path):
     fake_program(tmp_path / 'srun', tmp_path / 'args')
@@ -51,16 +109,72 @@ def test_slurm_train_sh__srun_options_work_dir_and_train_args(tmp_path):
                     'work/mae', '--amp'], env=env, check=True)
     args = (tmp_path / 'args').read_text().split('\n')
     for expected in ('-p', 'gpu', '--job-name=mae', '--gres=gpu:8', '--ntasks=16',
-                     '--ntasks-per-node=8', '--cpus-per-task=5', '--qos=high', '--time=10'):
-        assert expected in args
+                     '--ntasks-per-node=8', '--cpus-per-task=10', '--qos=high', '--time=10'):
+        assert expected in args  # CPUS_PER_TASK 10: 8 DataLoader workers + the trainer
+    assert not any(a.startswith('--signal') for a in args)
     start = args.index('/opt/py')
+    assert args[start - 2:start] == ['bash', str(ROOT / 'tools' / 'slurm_task.sh')]
     assert args[start:-1] == ['/opt/py', '-u', str(ROOT / 'tools' / 'train.py'), 'cfg.py',
                               '--launcher', 'slurm', '--work-dir', 'work/mae', '--amp']
 
     subprocess.run(['bash', ROOT / 'tools' / 'slurm_train.sh', 'gpu', 'mae', 'cfg.py',
-                    '--amp'], env=dict(env, GPUS='2'), check=True)  # no WORK_DIR
-    args = (tmp_path / 'args').read_text().split('\n')
+                    '--amp'], env=dict(env, GPUS='2', CPUS_PER_TASK='6'), check=True)
+    args = (tmp_path / 'args').read_text().split('\n')  # no WORK_DIR
     assert '--work-dir' not in args and '--gres=gpu:2' in args and '--ntasks=2' in args
+    assert '--cpus-per-task=6' in args
+
+
+def test_slurm_train_sh__requeue_signals_before_the_limit_and_resumes(tmp_path):
+    """``--requeue``: srun asks for SIGUSR1 180 s before the time limit, train.py gets
+    ``--resume`` (once), and the tasks see MMMIM_REQUEUE=1 (the hook requeues)."""
+    fake_program(tmp_path / 'srun', tmp_path / 'args')
+    env = launcher_env(tmp_path, PATH=f'{tmp_path}:{os.environ["PATH"]}', PYTHON='/opt/py')
+    subprocess.run(['bash', ROOT / 'tools' / 'slurm_train.sh', 'gpu', 'mae', 'cfg.py',
+                    'work/mae', '--requeue', '--amp'], env=env, check=True)
+    args = (tmp_path / 'args').read_text().split('\n')
+    assert '--signal=USR1@180' in args and '--requeue' not in args
+    assert args[args.index('/opt/py'):-1] == [
+        '/opt/py', '-u', str(ROOT / 'tools' / 'train.py'), 'cfg.py', '--launcher', 'slurm',
+        '--work-dir', 'work/mae', '--amp', '--resume']
+
+    subprocess.run(['bash', ROOT / 'tools' / 'slurm_train.sh', 'gpu', 'mae', 'cfg.py',
+                    '--requeue', '--resume', 'w/iter_9.pth'], env=env, check=True)
+    args = (tmp_path / 'args').read_text().split('\n')
+    assert args.count('--resume') == 1 and args[-3:-1] == ['--resume', 'w/iter_9.pth']
+
+    # what srun runs in every task: the exported MMMIM_REQUEUE reaches it
+    printer = env_printer(tmp_path / 'python', tmp_path / 'env')
+    task_env = launcher_env(tmp_path, PATH=f'{tmp_path}:{os.environ["PATH"]}',
+                            PYTHON=str(printer), SLURM_JOB_ID='7')
+    (tmp_path / 'srun').write_text('#!/usr/bin/env bash\nwhile [ "$1" != bash ]; do shift; '
+                                   'done\nexec "$@"\n')  # runs the task command
+    subprocess.run(['bash', ROOT / 'tools' / 'slurm_train.sh', 'gpu', 'mae', 'cfg.py',
+                    '--requeue'], env=task_env, check=True)
+    assert shown(tmp_path / 'env') == dict(MASTER_PORT='10007', MMMIM_REQUEUE='1',
+                                           PYTORCH_CUDA_ALLOC_CONF='expandable_segments:True')
+
+
+def test_slurm_task_sh__port_from_the_job_id_unless_set(tmp_path):
+    """Two jobs on one node get different ports (not both 29500); a user's
+    MASTER_PORT wins; a loopback MASTER_ADDR on several nodes is refused."""
+    printer = env_printer(tmp_path / 'python', tmp_path / 'env')
+    task = ['bash', ROOT / 'tools' / 'slurm_task.sh', printer]
+    ports = []
+    for job in ('123456', '123457'):
+        subprocess.run(task, env=launcher_env(tmp_path, SLURM_JOB_ID=job), check=True)
+        ports.append(int(shown(tmp_path / 'env')['MASTER_PORT']))
+    assert ports == [10000 + 123456 % 20000, 10000 + 123457 % 20000]
+    assert all(10000 <= p < 30000 for p in ports)  # below the ephemeral port range
+    subprocess.run(task, env=launcher_env(tmp_path, SLURM_JOB_ID='5', MASTER_PORT='4444'),
+                   check=True)
+    assert shown(tmp_path / 'env')['MASTER_PORT'] == '4444'
+
+    refused = subprocess.run(task, env=launcher_env(
+        tmp_path, SLURM_JOB_ID='5', SLURM_STEP_NUM_NODES='2', MASTER_ADDR='127.0.0.1'),
+        capture_output=True, text=True)
+    assert refused.returncode == 2 and 'error: 2 nodes need MASTER_ADDR' in refused.stderr
+    subprocess.run(task, env=launcher_env(tmp_path, SLURM_JOB_ID='5', SLURM_STEP_NUM_NODES='2',
+                                          MASTER_ADDR='node01'), check=True)
 
 
 def run_group(cmd: list, env: dict, timeout: float) -> subprocess.CompletedProcess:

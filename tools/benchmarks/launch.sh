@@ -7,12 +7,15 @@
 #   mim_slurm_train PARTITION CONFIG PRETRAIN [train args]   srun
 #   mim_dist_test CONFIG CHECKPOINT [test args]              torchrun, evaluate
 #
-# Environment: GPUS (8), NNODES (1), NODE_RANK (0), MASTER_ADDR (127.0.0.1),
-# PORT (29500); Slurm: GPUS_PER_NODE (min(GPUS, 8)), CPUS_PER_TASK (5), SRUN_ARGS,
-# JOB_NAME (the config name); PYTHON (else tools/find_python.sh picks one). On a
-# machine without CUDA, the processes run with gloo on the CPU.
+# Environment: GPUS (8), NNODES (1), NODE_RANK (0), MASTER_ADDR (127.0.0.1; node 0's
+# address, required when NNODES > 1), MASTER_PORT (or PORT; 29500); Slurm:
+# GPUS_PER_NODE (min(GPUS, 8)), CPUS_PER_TASK (10), SRUN_ARGS, JOB_NAME (the config
+# name), MASTER_PORT (from the job id), --requeue among the train args; PYTHON (else
+# tools/find_python.sh picks one). Details: tools/launch_common.sh. On a machine
+# without CUDA, the processes run with gloo on the CPU.
 BENCH_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 source "$BENCH_ROOT/tools/find_python.sh"
+source "$BENCH_ROOT/tools/launch_common.sh"
 
 # with_pretrain PRETRAIN [train args...]: prints the train args (NUL-separated) with
 # the options that load PRETRAIN into model.backbone through the MIMPretrained
@@ -44,11 +47,7 @@ require_checkpoint() {
 
 # dist_python SCRIPT [args...]: torchrun SCRIPT on GPUS processes per node.
 dist_python() {
-  PYTHONPATH="$BENCH_ROOT${PYTHONPATH:+:$PYTHONPATH}" \
-  exec "$PYTHON" -m torch.distributed.run \
-    --nnodes="${NNODES:-1}" --node_rank="${NODE_RANK:-0}" \
-    --master_addr="${MASTER_ADDR:-127.0.0.1}" --master_port="${PORT:-29500}" \
-    --nproc_per_node="${GPUS:-8}" "$@"
+  exec_torchrun "${GPUS:-8}" "$@"
 }
 
 mim_dist_train() {
@@ -62,15 +61,10 @@ mim_dist_train() {
 mim_slurm_train() {
   local partition=$1 config=$2 pretrain=$3; shift 3
   require_checkpoint "$pretrain"
-  local gpus=${GPUS:-8}
-  local per_node=${GPUS_PER_NODE:-$(( gpus < 8 ? gpus : 8 ))}
   local args
   mapfile -d '' args < <(with_pretrain "$pretrain" "$@")
-  PYTHONPATH="$BENCH_ROOT${PYTHONPATH:+:$PYTHONPATH}" \
-  exec srun -p "$partition" --job-name="${JOB_NAME:-$(basename "$config" .py)}" \
-    --gres=gpu:"$per_node" --ntasks="$gpus" --ntasks-per-node="$per_node" \
-    --cpus-per-task="${CPUS_PER_TASK:-5}" --kill-on-bad-exit=1 ${SRUN_ARGS:-} \
-    "$PYTHON" -u "$BENCH_ROOT/tools/train.py" "$config" --launcher=slurm "${args[@]}"
+  exec_srun "$partition" "${JOB_NAME:-$(basename "$config" .py)}" \
+    "$BENCH_ROOT/tools/train.py" "$config" --launcher=slurm "${args[@]}"
 }
 
 mim_dist_test() {

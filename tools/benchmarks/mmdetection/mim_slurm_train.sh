@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # MMDetection benchmark (COCO Mask R-CNN, HTC++, ...) of a pretrained checkpoint on Slurm:
 #   bash tools/benchmarks/mmdetection/mim_slurm_train.sh PARTITION CONFIG PRETRAIN [train args]
-# Environment (GPUS, GPUS_PER_NODE, CPUS_PER_TASK, SRUN_ARGS, JOB_NAME, PYTHON):
+# --requeue among the train args: checkpoint, requeue and resume (sbatch --requeue).
+# Environment (GPUS, GPUS_PER_NODE, CPUS_PER_TASK, SRUN_ARGS, JOB_NAME, MASTER_PORT, PYTHON):
 # tools/benchmarks/launch.sh.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../launch.sh"
