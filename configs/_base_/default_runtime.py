@@ -16,14 +16,19 @@ default_hooks = dict(
 )
 # random states (python, numpy, torch, cuda) saved in and restored from checkpoints;
 # the count of unreadable images skipped (all ranks and workers) in the log; every
-# parameter group's lr in the log when they differ (layer-wise decay)
+# parameter group's lr in the log when they differ (layer-wise decay); on SIGTERM or
+# SIGUSR1 (Slurm's --signal=USR1@180, a preemption) a checkpoint after the current
+# iteration on every rank, then exit 0 (resume with --resume)
 custom_hooks = [dict(type='RandomStateHook'), dict(type='SkippedImagesHook'),
-                dict(type='ParamGroupLrHook')]
+                dict(type='ParamGroupLrHook'), dict(type='PreemptionCheckpointHook')]
 
 env_cfg = dict(
     cudnn_benchmark=False,
     mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
-    dist_cfg=dict(backend='nccl'),  # tools/train.py switches to gloo without CUDA
+    # tools/train.py switches to gloo without CUDA. timeout: seconds a collective may
+    # wait (NCCL's default is 10 min): rank 0's checkpoint save on a slow shared file
+    # system or per-rank dataset scans keep the other ranks waiting
+    dist_cfg=dict(backend='nccl', timeout=3600),
 )
 
 log_processor = dict(

@@ -2,11 +2,12 @@
 from .atomic_checkpoint_hook import AtomicCheckpointHook
 from .exp_name_logger_hook import ExpNameOnceLoggerHook
 from .param_group_lr_hook import ParamGroupLrHook
+from .preemption_hook import Preempted, PreemptionCheckpointHook
 from .random_state_hook import RandomStateHook
 from .reconstruction_visualization_hook import ReconstructionVisualizationHook
 from .skipped_images_hook import SkippedImagesHook
 from .train_setup_report_hook import TrainSetupReportHook
 
-__all__ = ['AtomicCheckpointHook', 'ExpNameOnceLoggerHook', 'ParamGroupLrHook',
-           'RandomStateHook', 'ReconstructionVisualizationHook', 'SkippedImagesHook',
-           'TrainSetupReportHook']
+__all__ = ['AtomicCheckpointHook', 'ExpNameOnceLoggerHook', 'ParamGroupLrHook', 'Preempted',
+           'PreemptionCheckpointHook', 'RandomStateHook', 'ReconstructionVisualizationHook',
+           'SkippedImagesHook', 'TrainSetupReportHook']
