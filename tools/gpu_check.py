@@ -33,7 +33,7 @@ from gpucheck.report import NEEDS_GPU, Row, format_table, skip_rows, summary, wr
 STEPS = (
     steps.Step('env', ('torch on the GPU',), False, 15, host.env),
     steps.Step('demo', ('demo fp16 (dist_train.sh 1 --amp)', 'resume == uninterrupted'),
-               True, 70, steps.demo_fp16_and_resume),
+               True, 70, steps.demo_and_resume),
     steps.Step('demo_bf16', ('demo bf16 (dist_train.sh 1 --amp)',), True, 30,
                steps.demo_bf16),
     steps.Step('bench', ('benchmark_pretrain --device cuda --amp',), True, 150, steps.bench),

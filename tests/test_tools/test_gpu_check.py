@@ -2,6 +2,7 @@
 runs the env lines and marks every GPU line 'needs GPU'; the parts that decide a
 line (loss comparison, rows, table, pip command lines, the mmcv stand-in) are tested
 directly, and the step-profile probe runs on the CPU."""
+import argparse
 import importlib.util
 import json
 import os
@@ -14,7 +15,10 @@ import pytest
 ROOT = Path(__file__).parents[2]
 sys.path.insert(0, str(ROOT / 'tools'))
 from gpucheck import downstream, host, ops_build, report, steps, wheels  # noqa: E402
-from gpucheck.context import Context, probe, run  # noqa: E402
+from gpucheck.context import Context, Proc, probe, run  # noqa: E402
+from gpucheck.probes import probe_downstream_config  # noqa: E402
+
+from mmmim.utils.benchmark_downstream import innermost_dataset  # noqa: E402
 
 
 @pytest.fixture(scope='module')
@@ -191,3 +195,29 @@ def test_step_profile_probe__on_cpu_lists_the_attention_ops_of_one_step(tmp_path
     # bf16 on the CPU takes the explicit softmax path (fast_blocks.softmax_as_is)
     assert any('softmax' in name for name in record['attention'])
     assert len(record['top_us']) == 8 and record['top_us'][0][1] > 0
+
+
+@pytest.mark.parametrize('config, dataset', [(steps.MASK_RCNN, 'coco'), (steps.UPERNET, 'ade')])
+def test_downstream_config_probe__points_every_loader_at_the_tiny_data(config, dataset,
+                                                                       tmp_path):
+    from mmengine.config import Config
+    written = tmp_path / 'tiny.py'
+    args = argparse.Namespace(configs=[str(ROOT / config)], data=str(tmp_path / 'data'),
+                              write=str(written))
+    probe_downstream_config(args)
+    cfg = Config.fromfile(str(written))
+    for split in ('train', 'val', 'test'):
+        root = innermost_dataset(cfg[f'{split}_dataloader'].dataset).data_root
+        assert root.rstrip('/') == str(tmp_path / 'data' / dataset)
+    if dataset == 'coco':
+        assert cfg.val_evaluator.ann_file.startswith(str(tmp_path / 'data/coco/annotations'))
+    assert cfg.train_cfg == dict(type='IterBasedTrainLoop', max_iters=2, val_interval=2)
+    assert cfg.model.init_cfg is None and cfg.default_hooks.checkpoint is None
+
+
+def test_error_line__the_exception_of_a_rank_not_the_launchers_summary():
+    tail = ("[rank0]:   File 'x.py', line 3\n[rank0]: ValueError: float16 autocast needs "
+            "a CUDA device\ntorch.distributed.elastic.multiprocessing.errors."
+            "ChildFailedError:\n  exitcode  : 1\n")
+    assert Proc(1, 2.0, tail).error_line() == 'ValueError: float16 autocast needs a CUDA device'
+    assert Proc(1, 2.0, 'no exception here\nlast line').error_line() == 'last line'

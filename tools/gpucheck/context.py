@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -14,6 +15,7 @@ from typing import Dict, List, Optional, Sequence
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PROBES = os.path.join(ROOT, 'tools', 'gpucheck', 'probes.py')
+EXCEPTION_LINE = re.compile(r'^([\w.]+\.)?\w*(Error|Exception|Interrupt)\b:?')
 
 
 @dataclass
@@ -30,12 +32,15 @@ class Proc:
         return self.code == 0
 
     def error_line(self) -> str:
-        """The most telling line of a failure: the last ``...Error: ...`` line of the
-        output, else its last line."""
+        """The most telling line of a failure: the last exception line of the output
+        (``ValueError: ...``, rank prefix dropped; not torchrun's ChildFailedError),
+        else its last line."""
         if self.code is None:
             return f'timed out after {self.seconds:.0f} s'
-        lines = [line.strip() for line in self.tail.splitlines() if line.strip()]
-        errors = [line for line in lines if 'Error' in line or 'error:' in line]
+        lines = [re.sub(r'^\[rank\d+\]:\s*', '', line.strip())
+                 for line in self.tail.splitlines() if line.strip()]
+        errors = [line for line in lines if EXCEPTION_LINE.match(line)
+                  and 'ChildFailedError' not in line]
         return (errors or lines or [f'exit code {self.code}'])[-1][:300]
 
 

@@ -29,6 +29,7 @@ BENCH_CONFIGS = (
     'configs/localmim/localmim_vit-base-p16_8xb*-amp-coslr-100e_in1k.py',
     'configs/pixmim/pixmim_vit-base-p16_8xb*-amp-coslr-300e_in1k.py',
 )
+DTYPES = {'float16': 'fp16', 'bfloat16': 'bf16'}
 PROFILE_CONFIGS = BENCH_CONFIGS[0], BENCH_CONFIGS[3]  # SDPA ViT; explicit Swin windows
 MASK_RCNN = 'configs/benchmarks/mmdetection/coco/mask-rcnn_swin-t-p4-w7_fpn_1x_coco.py'
 UPERNET = ('configs/benchmarks/mmsegmentation/ade20k/'
@@ -94,17 +95,17 @@ def train_row(step: str, name: str, proc: Proc, work_dir: str) -> Row:
     return Row(step, name, 'pass', f'loss {loss:.4f}, {proc.seconds:.0f} s')
 
 
-def demo_fp16_and_resume(ctx: Context) -> List[Row]:
+def demo_and_resume(ctx: Context, dtype: str = 'float16') -> List[Row]:
     """Checklist step 1: the demo through the real launcher (NCCL, DDP, fp16 GradScaler,
     fused AdamW, checkpoints), then run b resumed from a's epoch 20: b's last loss must
     equal a's (masks, optimizer, scaler and RNG states restored exactly)."""
     prepared = ensure_demo_data(ctx)
     if prepared is not None and not prepared.ok:
         return [Row('demo', 'demo data', 'fail', '', prepared.error_line())]
-    options = ['optim_wrapper.dtype=float16', *DEMO_OPTIONS]
-    a, b = ctx.path('demo_fp16_a'), ctx.path('demo_fp16_b')
+    options = [f'optim_wrapper.dtype={dtype}', *DEMO_OPTIONS]
+    a, b = ctx.path(f'demo_{dtype}_a'), ctx.path(f'demo_{dtype}_b')
     run_a = dist_train(ctx, DEMO, a, options)
-    rows = [train_row('demo', 'demo fp16 (dist_train.sh 1 --amp)', run_a, a)]
+    rows = [train_row('demo', f'demo {DTYPES[dtype]} (dist_train.sh 1 --amp)', run_a, a)]
     if rows[0].status != 'pass':
         return rows + skip_rows('demo', ['resume == uninterrupted'], 'run a failed')
     run_b = dist_train(ctx, DEMO, b, options,
