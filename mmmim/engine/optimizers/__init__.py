@@ -6,6 +6,7 @@ from .guarded_optim_wrapper import (
                                     resolve_amp_dtype,
 )
 from .layer_decay import LayerDecayOptimWrapperConstructor
+from .zero import ZeroRedundancyOptimizer, consolidate_sharded_states  # noqa: F401 (registers)
 
 __all__ = ['GuardedAmpOptimWrapper', 'GuardedOptimWrapper',
            'LayerDecayOptimWrapperConstructor', 'NonFiniteLossGuardMixin',
