@@ -221,3 +221,21 @@ def test_error_line__the_exception_of_a_rank_not_the_launchers_summary():
             "ChildFailedError:\n  exitcode  : 1\n")
     assert Proc(1, 2.0, tail).error_line() == 'ValueError: float16 autocast needs a CUDA device'
     assert Proc(1, 2.0, 'no exception here\nlast line').error_line() == 'last line'
+
+
+def test_start_ops_build__says_why_no_build_starts(tmp_path):
+    def note(cuda=True, archive='mmcv-2.1.0.tar.gz', wanted=True, **facts):
+        ctx = Context(str(tmp_path), cuda=cuda, archive=archive)
+        ctx.facts = dict(dict(mmcv_ops='no compiled ops', nvcc='release 13.0',
+                              capability='9.0', ops_plan=dict(error=None)), **facts)
+        downstream.start_ops_build(ctx, wanted)
+        assert ctx.ops_build is None
+        return ctx.ops_path, ctx.ops_note
+    assert note(mmcv_ops='CUDA 13.0') == ('', 'installed mmcv has CUDA 13.0 ops')
+    assert note(wanted=False)[1].endswith('(--build-ops no)')
+    assert note(cuda=False)[1].endswith(report.NEEDS_GPU)
+    assert 'no nvcc' in note(nvcc=None)[1]
+    assert 'give --wheels DIR' in note(archive=None)[1]
+    assert note(ops_plan=dict(error='nvcc 12.4 is not CUDA 13'))[1].endswith('not CUDA 13')
+    assert ops_build.build_jobs(16) == 14 and ops_build.build_jobs(16, 6) == 6
+    assert ops_build.build_jobs(2) == 1

@@ -28,6 +28,8 @@ def start_ops_build(ctx: Context, wanted: bool) -> None:
         ctx.ops_note = 'mmcv CUDA ops: no nvcc on PATH to build them'
     elif not ctx.archive:
         ctx.ops_note = 'mmcv CUDA ops: no mmcv source archive (give --wheels DIR)'
+    elif (facts.get('ops_plan') or {}).get('error'):
+        ctx.ops_note = f"mmcv CUDA ops cannot be built: {facts['ops_plan']['error']}"
     else:
         ctx.ops_build = ops_build.start(ctx, ctx.archive, facts['capability'],
                                         facts['torch_include'])

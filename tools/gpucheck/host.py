@@ -8,6 +8,7 @@ from typing import List
 from .context import Context, probe
 from .report import NEEDS_GPU, Row
 from .steps import BENCH_CONFIGS, config_path, ensure_demo_data
+from .wheels import pinned
 
 STACK = ('mmengine', 'mmcv', 'mmpretrain', 'mmdet', 'mmseg')
 
@@ -33,7 +34,8 @@ def gpu_rows(r: dict) -> List[Row]:
 
 def env(ctx: Context) -> List[Row]:
     """Checklist step 0 without the mmcv ops (they come with the detection lines)."""
-    record, proc = probe(ctx, 'env', 120)
+    mmcv = pinned(['mmcv'], ['requirements/mmcv.txt'])[0].split('==')[1]
+    record, proc = probe(ctx, 'env', 120, '--mmcv', mmcv)
     if record is None:
         return [Row('env', 'torch', 'fail', '', proc.error_line())]
     ctx.facts, ctx.cuda = record, bool(record['cuda_available'])

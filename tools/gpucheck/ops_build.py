@@ -50,9 +50,10 @@ def raise_cxx_standard(setup_py: str) -> None:
         f.write(text.replace('-std=c++17', '-std=c++20'))
 
 
-def build_jobs(nproc: int) -> int:
-    """Parallel compile jobs: all CPUs but two (left to the GPU steps), at most 16."""
-    return max(1, min(16, nproc - 2))
+def build_jobs(nproc: int, planned: Optional[int] = None) -> int:
+    """Parallel compile jobs: all CPUs but two (left to the GPU steps), at most 16 and at
+    most ``planned`` (tools/install_key.py's count by CPUs and memory)."""
+    return max(1, min(16, nproc - 2, planned or 16))
 
 
 def build_environment(ctx: Context, arch: str, jobs: int) -> dict:
@@ -73,7 +74,8 @@ def start(ctx: Context, archive: str, arch: str, torch_include: str) -> Build:
     if needs_cxx20(torch_include):
         raise_cxx_standard(os.path.join(source, 'setup.py'))
     out, log = ctx.path('mmcv_ops_wheel'), ctx.path('mmcv_ops_build.log')
-    env = build_environment(ctx, arch, build_jobs(ctx.facts.get('nproc') or 1))
+    planned = (ctx.facts.get('ops_plan') or {}).get('max_jobs')
+    env = build_environment(ctx, arch, build_jobs(ctx.facts.get('nproc') or 1, planned))
     with open(log, 'w') as f:
         proc = subprocess.Popen(build_command(ctx, source, out), cwd=source, env=env,
                                 stdout=f, stderr=subprocess.STDOUT, start_new_session=True)

@@ -19,6 +19,7 @@ from typing import Callable, Dict, List, Optional
 
 ATTENTION_KERNEL = re.compile(r'flash|efficient|mem_eff|cudnn|fmha|scaled_dot_product|'
                               r'softmax', re.IGNORECASE)
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CEILING_SIDE = 8192  # bf16 matmul ceiling: 1.1 TFLOP per product, well past launch costs
 
 
@@ -54,8 +55,23 @@ def versions() -> Dict[str, Optional[str]]:
     return found
 
 
+def ops_plan(mmcv_version: str, capability: str) -> dict:
+    """tools/install_key.py's plan for building mmcv ``mmcv_version`` with CUDA ops for
+    ``capability`` only: ``max_jobs`` (by CPUs and memory) and ``error`` (why the
+    build cannot work, e.g. an nvcc of another CUDA major than torch's)."""
+    try:
+        sys.path.insert(0, os.path.join(ROOT, 'tools'))
+        from install_key import gather_facts, plan_build
+        env = dict(os.environ, FORCE_CUDA='1', TORCH_CUDA_ARCH_LIST=capability)
+        plan = plan_build(gather_facts(mmcv_version, env))
+    except Exception as error:  # the plan is advice: the build can start without it
+        return dict(max_jobs=None, error=None, unavailable=f'{type(error).__name__}: {error}')
+    return dict(max_jobs=plan.max_jobs, error=plan.error, arch_list=plan.arch_list)
+
+
 def probe_env(args: argparse.Namespace) -> dict:
-    """Driver, GPU, torch and its CUDA, CPUs, /dev/shm, nvcc, the stack's versions."""
+    """Driver, GPU, torch and its CUDA, CPUs, /dev/shm, nvcc, the stack's versions, and
+    (with a GPU) the plan for building mmcv's CUDA ops for it."""
     import torch
     record = dict(
         nvidia_smi=command_output(['nvidia-smi', '--query-gpu=name,driver_version,'
@@ -70,7 +86,8 @@ def probe_env(args: argparse.Namespace) -> dict:
         major, minor = torch.cuda.get_device_capability(0)
         record.update(device=torch.cuda.get_device_name(0), capability=f'{major}.{minor}',
                       bf16_native=torch.cuda.is_bf16_supported(including_emulation=False),
-                      memory_gb=torch.cuda.get_device_properties(0).total_memory / 2**30)
+                      memory_gb=torch.cuda.get_device_properties(0).total_memory / 2**30,
+                      ops_plan=ops_plan(args.mmcv, f'{major}.{minor}'))
     return record
 
 
@@ -259,6 +276,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument('--data', default='data/demo')
     parser.add_argument('--write', default=None)
     parser.add_argument('--device', default='cuda')
+    parser.add_argument('--mmcv', default=None, help='env: the mmcv version to build')
     args = parser.parse_args(argv)
     record = PROBES[args.name](args)
     with open(args.out, 'w') as f:
