@@ -38,10 +38,10 @@ STEPS = (
                steps.demo_bf16),
     steps.Step('bench', ('benchmark_pretrain --device cuda --amp',), True, 150, steps.bench),
     steps.Step('profile', ('host syncs', 'attention kernels'), True, 50, steps.step_profile),
+    steps.Step('loader', ('8 workers',), False, 40, host.loader),
     steps.Step('mmcv_ops', downstream.OPS_LINES, True, 15, downstream.mmcv_ops),
     steps.Step('detection', ('mask_rcnn swin-t --amp', 'upernet swin-t --amp'), True, 110,
                downstream.detection),
-    steps.Step('loader', ('8 workers',), False, 40, host.loader),
 )
 
 

@@ -57,9 +57,11 @@ def build_jobs(nproc: int, planned: Optional[int] = None) -> int:
 
 
 def build_environment(ctx: Context, arch: str, jobs: int) -> dict:
-    """mmcv with CUDA ops for ``arch`` only (e.g. ``9.0``)."""
+    """mmcv with CUDA ops for ``arch`` only (e.g. ``9.0``); the build tools' scripts
+    (ninja) first on ``PATH``."""
+    tools = os.path.join(ctx.path('build_site'), 'bin')
     return ctx.env(MMCV_WITH_OPS='1', FORCE_CUDA='1', TORCH_CUDA_ARCH_LIST=arch,
-                   MAX_JOBS=str(jobs))
+                   MAX_JOBS=str(jobs), PATH=os.pathsep.join([tools, os.environ['PATH']]))
 
 
 def build_command(ctx: Context, source: str, out: str) -> List[str]:

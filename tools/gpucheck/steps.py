@@ -16,10 +16,9 @@ from .context import ROOT, Context, Proc, probe, run
 from .report import Row, losses_agree, read_losses, skip_rows
 
 DEMO = 'configs/demo/mae_vit-tiny_demo.py'
-#: checklist step 1: 40 one-iteration epochs, checkpoints at 20 and 40, exact resume
-DEMO_OPTIONS = ('train_cfg.max_epochs=40', 'default_hooks.checkpoint.interval=20',
-                'default_hooks.checkpoint.max_keep_ckpts=3', 'default_hooks.logger.interval=1',
-                'train_dataloader.num_workers=0', 'train_dataloader.persistent_workers=False')
+#: checklist step 1: 40 one-iteration epochs, checkpoints every 20, run b resumed from
+#: epoch 20; no loader workers, so that the resumed run is exact
+DEMO_EPOCHS, RESUME_EPOCH = 40, 20
 #: the issue's list, by pattern so that a renamed micro-batch still matches
 BENCH_CONFIGS = (
     'configs/mae/mae_vit-base-p16_8xb*-amp-coslr-400e_in1k.py',
@@ -84,6 +83,14 @@ def ensure_demo_data(ctx: Context) -> Optional[Proc]:
                ctx.env(), log=ctx.path('prepare_demo_images.log'))
 
 
+def demo_options(dtype: str) -> List[str]:
+    """``--cfg-options`` of the demo runs (:data:`DEMO_EPOCHS`, :data:`RESUME_EPOCH`)."""
+    return [f'optim_wrapper.dtype={dtype}', f'train_cfg.max_epochs={DEMO_EPOCHS}',
+            f'default_hooks.checkpoint.interval={RESUME_EPOCH}',
+            'default_hooks.checkpoint.max_keep_ckpts=3', 'default_hooks.logger.interval=1',
+            'train_dataloader.num_workers=0', 'train_dataloader.persistent_workers=False']
+
+
 def train_row(step: str, name: str, proc: Proc, work_dir: str) -> Row:
     """pass with the last logged loss, or fail with the error line."""
     if not proc.ok:
@@ -97,19 +104,19 @@ def train_row(step: str, name: str, proc: Proc, work_dir: str) -> Row:
 
 def demo_and_resume(ctx: Context, dtype: str = 'float16') -> List[Row]:
     """Checklist step 1: the demo through the real launcher (NCCL, DDP, fp16 GradScaler,
-    fused AdamW, checkpoints), then run b resumed from a's epoch 20: b's last loss must
+    fused AdamW, checkpoints), then run b resumed from a's middle checkpoint: b's last loss must
     equal a's (masks, optimizer, scaler and RNG states restored exactly)."""
     prepared = ensure_demo_data(ctx)
     if prepared is not None and not prepared.ok:
         return [Row('demo', 'demo data', 'fail', '', prepared.error_line())]
-    options = [f'optim_wrapper.dtype={dtype}', *DEMO_OPTIONS]
+    options = demo_options(dtype)
     a, b = ctx.path(f'demo_{dtype}_a'), ctx.path(f'demo_{dtype}_b')
     run_a = dist_train(ctx, DEMO, a, options)
     rows = [train_row('demo', f'demo {DTYPES[dtype]} (dist_train.sh 1 --amp)', run_a, a)]
     if rows[0].status != 'pass':
         return rows + skip_rows('demo', ['resume == uninterrupted'], 'run a failed')
     run_b = dist_train(ctx, DEMO, b, options,
-                       extra=['--resume', os.path.join(a, 'epoch_20.pth')])
+                       extra=['--resume', os.path.join(a, f'epoch_{RESUME_EPOCH}.pth')])
     if not run_b.ok:
         return rows + [Row('demo', 'resume == uninterrupted', 'fail', '', run_b.error_line())]
     la, lb = read_losses(a), read_losses(b)
@@ -122,8 +129,7 @@ def demo_and_resume(ctx: Context, dtype: str = 'float16') -> List[Row]:
 def demo_bf16(ctx: Context) -> List[Row]:
     """The demo through the launcher with bf16 autocast."""
     work = ctx.path('demo_bf16')
-    proc = dist_train(ctx, DEMO, work, ['optim_wrapper.dtype=bfloat16', *DEMO_OPTIONS,
-                                        'default_hooks.checkpoint.interval=40'])
+    proc = dist_train(ctx, DEMO, work, demo_options('bfloat16'))
     return [train_row('demo_bf16', 'demo bf16 (dist_train.sh 1 --amp)', proc, work)]
 
 
