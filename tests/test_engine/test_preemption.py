@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from engine_runs import ROOT, build, tiny_demo_cfg, train
+from engine_doubles import TestRecordHook
+from engine_runs import ROOT, build, checkpoints, log_text, run, tiny_demo_cfg, train
 from preemption_doubles import TestSignalHook
 from test_launchers import ENGINE_TESTS, fake_program, free_port, run_group
 from torch.utils.data import DataLoader
@@ -100,24 +101,40 @@ def test_ignore_in_worker__dataloader_workers_survive_the_signals_and_still_seed
         list(unprotected)
 
 
-def test_hook__one_process_signal_mid_epoch_saves_points_last_checkpoint_and_exits_0(
+def test_hook__one_process_epoch_checkpoints_signal_mid_epoch_then_resume_is_exact(
         small_photos_dir, tmp_path):
-    """12 images, batch 4, SIGUSR1 after iteration 2 of 3: ``iter_2.pth`` (epoch 0,
-    iteration 2, resumable), ``last_checkpoint`` names it, :class:`Preempted` with
-    exit code 0, the handlers restored; the DataLoader's workers would ignore it."""
-    cfg = tiny_demo_cfg(small_photos_dir, tmp_path, max_epochs=1, ckpt_interval=100)
+    """The default runtime's checkpoints (every epoch), 12 images, batch 4: SIGUSR1
+    after iteration 2 of 3 writes ``iter_2.pth`` (epoch 0, iteration 2), which
+    ``last_checkpoint`` names; :class:`Preempted` (exit code 0) ends the run with the
+    handlers restored (the DataLoader's workers would ignore the signals). A resume
+    picks that file and gives the uninterrupted run's losses."""
+    def cfg(work_dir):
+        return tiny_demo_cfg(small_photos_dir, work_dir, **{
+            'default_hooks.checkpoint.by_epoch': True, 'default_hooks.checkpoint.interval': 1})
+
+    full = TestRecordHook()
+    run(cfg(tmp_path / 'full'), [full])
     before = signal.getsignal(signal.SIGUSR1)
-    runner = build(cfg, [TestSignalHook([[2, 0, 'SIGUSR1']]), PreemptionCheckpointHook()])
+    first, work = TestRecordHook(), tmp_path / 'preempted'
+    runner = build(cfg(work), [first, TestSignalHook([[2, 0, 'SIGUSR1']]),
+                               PreemptionCheckpointHook()])
     with pytest.raises(Preempted) as stopped:
         train(runner)
     assert stopped.value.code == 0
     assert signal.getsignal(signal.SIGUSR1) is before
     assert runner.train_dataloader.worker_init_fn.func is ignore_in_worker
-    saved = str(tmp_path / 'iter_2.pth')
-    assert last_checkpoint_target(str(tmp_path)) == saved
+    saved = str(work / 'iter_2.pth')
+    assert last_checkpoint_target(str(work)) == saved
     assert {k: check_resumable(saved)[k] for k in ('epoch', 'iter')} == dict(epoch=0, iter=2)
     assert 'Preemption (SIGUSR1 on this rank): saving a checkpoint after iteration 2' in \
-        Path(runner.log_dir, f'{runner.timestamp}.log').read_text()
+        log_text(runner)
+
+    rest = TestRecordHook()
+    run(cfg(work), [rest, PreemptionCheckpointHook()], resume=True)
+    assert [r['iter'] for r in first.records + rest.records] == list(range(6))
+    assert [r['loss'] for r in first.records + rest.records] == \
+        [r['loss'] for r in full.records]
+    assert checkpoints(work) == ['epoch_1.pth', 'epoch_2.pth', 'iter_2.pth']
 
 
 def preemption_cfg(images_dir, records: Path, plan=()):
