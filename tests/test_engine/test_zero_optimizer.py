@@ -59,16 +59,15 @@ def zero_cfg(images_dir, work_dir):
         'custom_imports': dict(imports=['engine_doubles'], allow_failed_imports=False)})
 
 
-def run_args(config, root: Path, name: str, options=(), resume=None) -> list:
-    """tools/train.py arguments of run ``name``: its work dir and record folder."""
+def run_args(config, root: Path, name: str, options=(), flags=()) -> list:
+    """tools/train.py arguments of run ``name``: its work dir and record folder, then
+    ``flags`` (``--amp``, ``--resume PATH``) and ``options`` (``--cfg-options``)."""
     record_dir = root / 'records' / name
     record_dir.mkdir(parents=True)
-    args = [str(config), '--work-dir', str(root / name), '--launcher', 'pytorch']
-    if resume:
-        args += ['--resume', str(resume)]
-    return args + ['--cfg-options', f'experiment_name={name}',
-                   f'custom_hooks.1.out_dir={record_dir}',
-                   f'custom_hooks.2.out_dir={record_dir}', *options]
+    return [str(config), '--work-dir', str(root / name), '--launcher', 'pytorch',
+            *map(str, flags), '--cfg-options', f'experiment_name={name}',
+            f'custom_hooks.1.out_dir={record_dir}', f'custom_hooks.2.out_dir={record_dir}',
+            *options]
 
 
 def records(root: Path, name: str, rank: int) -> list:
@@ -82,14 +81,14 @@ def shard(root: Path, name: str, rank: int) -> dict:
 
 def test_zero__two_ranks_same_losses_and_states_as_adamw_and_resume_exact(
         small_photos_dir, tmp_path):
-    """Three runs of ``tools/train.py --launcher pytorch`` in one 2-rank gloo group:
-    plain AdamW; AdamW sharded by ZeroRedundancyOptimizer (the two documented
-    ``--cfg-options``); the ZeRO run resumed from its checkpoint after iteration 4
-    (mid-epoch).
+    """Runs of ``tools/train.py --launcher pytorch`` in one 2-rank gloo group: plain
+    AdamW; AdamW sharded by ZeroRedundancyOptimizer (the documented ``--cfg-options``);
+    the ZeRO run resumed from its checkpoint after iteration 4 (mid-epoch); and one
+    epoch of each optimizer with ``--amp`` (bfloat16, GuardedAmpOptimWrapper).
 
-    - ZeRO gives every rank's loss of all 6 iterations equal to AdamW's, exactly:
-      DDP gives both the same gradients, each parameter gets the same AdamW update on
-      its owner rank, and the broadcast copies it.
+    - ZeRO gives every rank's loss of all 6 iterations equal to AdamW's, exactly
+      (with ``--amp`` too): DDP gives both the same gradients, each parameter gets
+      the same AdamW update on its owner rank, and the broadcast copies it.
     - Sharded: each rank holds the state of some parameters only, the two ranks
       together of every parameter AdamW has state for.
     - The checkpoint after iteration 4 holds the complete state (consolidated on
@@ -103,10 +102,13 @@ def test_zero__two_ranks_same_losses_and_states_as_adamw_and_resume_exact(
     """
     config = tmp_path / 'zero_cfg.py'
     zero_cfg(small_photos_dir, tmp_path / 'unused').dump(config)
+    one_epoch = ['train_cfg.max_epochs=1']
     runs = [run_args(config, tmp_path, 'adamw'),
             run_args(config, tmp_path, 'zero', ZERO_OPTIONS),
             run_args(config, tmp_path, 'resumed', ZERO_OPTIONS,
-                     resume=tmp_path / 'zero' / 'iter_4.pth')]
+                     ['--resume', tmp_path / 'zero' / 'iter_4.pth']),
+            run_args(config, tmp_path, 'adamw_amp', one_epoch, ['--amp']),
+            run_args(config, tmp_path, 'zero_amp', ZERO_OPTIONS + one_epoch, ['--amp'])]
     (tmp_path / 'runs.json').write_text(json.dumps(runs))
     env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH=os.pathsep.join(
         [str(ENGINE_TESTS), str(ENGINE_TESTS.parent), str(ROOT)]))
@@ -123,6 +125,8 @@ def test_zero__two_ranks_same_losses_and_states_as_adamw_and_resume_exact(
         resumed = records(tmp_path, 'resumed', rank)
         assert [r['iter'] for r in resumed] == [4, 5]
         assert [r['loss'] for r in resumed] == [r['loss'] for r in zero[4:]]
+        amp, zero_amp = (records(tmp_path, name, rank) for name in ('adamw_amp', 'zero_amp'))
+        assert len(zero_amp) == 3 and [r['loss'] for r in zero_amp] == [r['loss'] for r in amp]
 
     zero_shards = [shard(tmp_path, 'zero', rank) for rank in (0, 1)]
     assert {s['type'] for s in zero_shards} == {ZeroRedundancyOptimizer.__module__}
