@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -181,9 +182,21 @@ def test_checked_configs__each_pattern_names_one_shipped_config():
         assert (ROOT / path).is_file()
 
 
-def test_run__kills_a_command_at_its_time_limit():
-    proc = run(['sleep', '20'], timeout=1)
+def test_run__kills_a_command_and_its_own_group_children_at_the_time_limit(tmp_path):
+    pid_file = tmp_path / 'child.pid'
+    spawn = ("import os, subprocess, sys, time; child = subprocess.Popen(['sleep', '60'], "
+             "preexec_fn=os.setpgrp); open(sys.argv[1], 'w').write(str(child.pid)); "
+             "time.sleep(60)")  # a child in a process group of its own, as ninja's
+    proc = run([sys.executable, '-c', spawn, pid_file], timeout=3)
     assert proc.code is None and proc.error_line().startswith('timed out')
+    child = int(pid_file.read_text())
+    with pytest.raises(ProcessLookupError):
+        for _ in range(50):  # a killed child stays a zombie until its parent is gone
+            os.kill(child, 0)
+            state = Path(f'/proc/{child}/stat').read_text().rsplit(')', 1)[1].split()[0]
+            if state == 'Z':
+                raise ProcessLookupError
+            time.sleep(0.1)
 
 
 def test_step_profile_probe__on_cpu_lists_the_attention_ops_of_one_step(tmp_path):

@@ -81,10 +81,35 @@ class Context:
         return os.path.join(self.work_dir, *parts)
 
 
+def session_members(sid: int) -> List[int]:
+    """Processes of session ``sid`` (ninja and torchrun put their children in process
+    groups of their own, but not in another session)."""
+    pids = []
+    for entry in os.listdir('/proc'):
+        try:
+            with open(f'/proc/{entry}/stat') as f:
+                fields = f.read().rsplit(')', 1)[1].split()
+        except (OSError, IndexError):  # not a process, or it ended meanwhile
+            continue
+        if int(fields[3]) == sid:  # after the name: state, ppid, pgrp, session
+            pids.append(int(entry))
+    return pids
+
+
+def kill_session(proc: subprocess.Popen) -> None:
+    """Kill ``proc`` (started with ``start_new_session=True``) and every process of its
+    session."""
+    for pid in [proc.pid, *session_members(proc.pid)]:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
 def run(command: Sequence[str], timeout: float, env: Optional[Dict[str, str]] = None,
         log: Optional[str] = None, cwd: str = ROOT) -> Proc:
-    """Run ``command`` in a new process group from ``cwd``; kill the group after
-    ``timeout`` seconds. The output goes to ``log`` (if given); its end is returned."""
+    """Run ``command`` in a new session from ``cwd``; kill the session after ``timeout``
+    seconds. The output goes to ``log`` (if given); its end is returned."""
     start = time.monotonic()
     out = open(log, 'w') if log else subprocess.PIPE  # noqa: SIM115
     proc = subprocess.Popen(list(map(str, command)), cwd=cwd, env=env, stdout=out,
@@ -93,7 +118,7 @@ def run(command: Sequence[str], timeout: float, env: Optional[Dict[str, str]] = 
         output, _ = proc.communicate(timeout=max(timeout, 1))
         code = proc.returncode
     except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
+        kill_session(proc)
         output, _ = proc.communicate()
         code = None
     finally:

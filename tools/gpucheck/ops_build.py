@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 from typing import List, Optional
 
-from .context import Context, run
+from .context import Context, kill_session, run
 from .wheels import extract_mmcv, pip_install_command
 
 CXX20_MARK = 'C++20 or later'
@@ -67,7 +67,7 @@ def build_environment(ctx: Context, arch: str, jobs: int) -> dict:
 def build_command(ctx: Context, source: str, out: str) -> List[str]:
     nice = ['nice', '-n', '19'] if shutil.which('nice') else []
     return [*nice, ctx.python, '-m', 'pip', 'wheel', '--no-build-isolation', '--no-deps',
-            '--no-index', '-q', '-w', out, source]
+            '--no-index', '-v', '-w', out, source]
 
 
 def start(ctx: Context, archive: str, arch: str, torch_include: str) -> Build:
@@ -90,7 +90,7 @@ def finish(ctx: Context, build: Build, wait_s: float) -> Optional[str]:
     try:
         build.proc.wait(timeout=max(wait_s, 0))
     except subprocess.TimeoutExpired:
-        os.killpg(build.proc.pid, 9)
+        kill_session(build.proc)
         build.proc.wait()
         return None
     wheels = sorted(os.listdir(build.out)) if os.path.isdir(build.out) else []
