@@ -101,6 +101,21 @@ def test_launchers__cuda_allocator_default_and_a_users_value_kept(tmp_path):
     assert shown(tmp_path / 'env')['PYTORCH_CUDA_ALLOC_CONF'] == 'max_split_size_mb:512'
 
 
+def test_dist_train_sh__torchrun_ignores_sigusr1_and_gives_the_trainers_time_on_sigterm(
+        tmp_path):
+    """Slurm signals every process of a step: torchrun would die of SIGUSR1 (the
+    trainers handle it); on SIGTERM it waits 120 s for the trainers' checkpoint."""
+    python = tmp_path / 'python'
+    python.write_text(f'#!{sys.executable}\nimport os, signal\n'
+                      f'open({str(tmp_path / "seen")!r}, "w").write(\n'
+                      '    f"{signal.getsignal(signal.SIGUSR1) == signal.SIG_IGN} "\n'
+                      '    f"{os.environ.get(\'TORCH_ELASTIC_SHUTDOWN_TIMEOUT\')}")\n')
+    python.chmod(0o755)
+    env = launcher_env(tmp_path, PYTHON=str(python))
+    subprocess.run(['bash', ROOT / 'tools' / 'dist_train.sh', 'cfg.py', '2'], env=env, check=True)
+    assert (tmp_path / 'seen').read_text() == 'True 120'
+
+
 def test_slurm_train_sh__srun_options_work_dir_and_train_args(tmp_path):
     fake_program(tmp_path / 'srun', tmp_path / 'args')
     env = dict(os.environ, PATH=f'{tmp_path}:{os.environ["PATH"]}', PYTHON='/opt/py',
