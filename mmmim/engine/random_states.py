@@ -31,14 +31,18 @@ def capture_random_states() -> RandomStates:
 def restore_random_states(states: RandomStates) -> None:
     """Set the global random generators to ``states`` (from
     :func:`capture_random_states`). CUDA states are restored only when the number
-    of visible devices matches."""
+    of visible devices matches.
+
+    The torch states may arrive on a GPU (a checkpoint loaded with
+    ``map_location='cuda'``, as mmengine's resume does on a GPU node); torch's
+    generators take only CPU byte tensors, so they are copied to the CPU first."""
     version, internal, gauss_next = states['python']
     random.setstate((version, tuple(internal), gauss_next))
     kind, keys, pos, has_gauss, cached_gauss = states['numpy']
     np.random.set_state((kind, np.asarray(keys, dtype=np.uint32), pos, has_gauss,
                          cached_gauss))
-    torch.set_rng_state(states['torch'])
-    cuda = list(states.get('cuda') or [])
+    torch.set_rng_state(states['torch'].cpu())
+    cuda = [state.cpu() for state in states.get('cuda') or []]
     if cuda and torch.cuda.is_available():
         if len(cuda) == torch.cuda.device_count():
             torch.cuda.set_rng_state_all(cuda)
