@@ -7,11 +7,16 @@ from mmmim.engine import GuardedAmpOptimWrapper, resolve_amp_dtype
 
 
 def fake_cuda(monkeypatch, bf16: bool) -> None:
+    """A CUDA device with native bfloat16 (A100, H100) or without (V100, T4: torch
+    still reports bfloat16 as supported unless emulation is excluded)."""
+    def is_bf16_supported(including_emulation: bool = True) -> bool:
+        return bf16 or including_emulation
+
     monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
-    monkeypatch.setattr(torch.cuda, 'is_bf16_supported', lambda *a, **k: bf16)
+    monkeypatch.setattr(torch.cuda, 'is_bf16_supported', is_bf16_supported)
 
 
-def test_auto_dtype__bf16_on_cpu_and_bf16_gpus_fp16_on_older_gpus(monkeypatch):
+def test_auto_dtype__bf16_on_cpu_and_native_bf16_gpus_fp16_on_emulating_gpus(monkeypatch):
     assert resolve_amp_dtype('auto') == torch.bfloat16  # this machine: no CUDA
     fake_cuda(monkeypatch, bf16=True)
     assert resolve_amp_dtype('auto') == torch.bfloat16

@@ -1,21 +1,24 @@
-"""``compile=True``: mmengine compiles the model's ``train_step``. Every method's
-masked forward traces whole under TorchDynamo (no graph breaks in the masker,
-encoder, decoder, target and loss), and its compiled training step computes what
-the eager one does (the optimizer update stays out of TorchDynamo, which fails on
-the parameter groups). Tiny versions of the shipped configs; the ``aot_eager``
-backend (TorchDynamo + AOTAutograd, no code generation) keeps this to seconds per
-method; Inductor itself (about a minute of compilation on 2 CPU cores) runs on MAE
-and UM-MAE Swin."""
+"""``compile=True``: mmengine compiles the model's ``train_step`` (under torchrun,
+``MMDistributedDataParallel``'s). Every method's masked forward traces whole under
+TorchDynamo (no graph breaks in the masker, encoder, decoder, target and loss), and
+its compiled training step computes what the eager one does (the guarded wrappers'
+``update_params`` stays out of TorchDynamo, which fails on the parameter groups).
+Tiny versions of the shipped configs; the ``aot_eager`` backend (TorchDynamo +
+AOTAutograd, no code generation) keeps this to seconds per method; Inductor itself
+(about a minute of compilation on 2 CPU cores) runs on MAE and UM-MAE Swin."""
 import copy
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
 import torch._inductor.config as inductor_config
 from mmengine.config import Config
+from mmengine.model import BaseModel, MMDistributedDataParallel
 from mmengine.optim import build_optim_wrapper
 from photos import photo_tensor
 from test_configs import tiny_model_and_size
+from torch import nn
 
 import mmmim.engine  # noqa: F401  (GuardedOptimWrapper)
 
@@ -81,3 +84,45 @@ def test_compiled_train_step__gives_the_eager_losses(method, backend):
     compiled = losses_of(twin, images, backend=backend)
     assert eager[1] != eager[0]                      # the optimizer step ran
     assert compiled == pytest.approx(eager, rel=1e-4, abs=1e-5), (method, eager, compiled)
+
+
+class LinearRegression(BaseModel):
+    """The smallest model a ``train_step`` steps: one Linear, a squared loss."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.linear = nn.Linear(4, 1)
+
+    def forward(self, inputs, data_samples=None, mode='loss'):
+        return dict(loss=self.linear(inputs).square().mean())
+
+
+def test_ddp_train_step__compiled_forward_eager_parameter_update():
+    """mmengine's ``MMDistributedDataParallel.train_step`` (what ``compile=True``
+    compiles under torchrun) calls ``optim_wrapper.update_params`` itself, with no
+    fence of the model's on the way: the guarded wrapper keeps backward, the
+    finite check and the AdamW step out of every traced graph."""
+    torch.manual_seed(0)
+    model = LinearRegression()
+    wrapper = build_optim_wrapper(model, dict(type='mmmim.GuardedOptimWrapper',
+                                              optimizer=dict(type='AdamW', lr=0.1)))
+    ddp = SimpleNamespace(module=model, _run_forward=model._run_forward,
+                          detect_anomalous_params=False)    # the parts train_step uses
+    graphs = []
+
+    def recording_backend(graph_module, example_inputs):
+        graphs.append(graph_module)
+        return graph_module.forward
+
+    torch._dynamo.reset()
+    train_step = torch.compile(lambda data: MMDistributedDataParallel.train_step(
+        ddp, data, wrapper), backend=recording_backend)
+    before = model.linear.weight.detach().clone()
+    log_vars = train_step(dict(inputs=torch.randn(8, 4)))
+    torch._dynamo.reset()
+    traced = [str(node.target) for g in graphs for node in g.graph.nodes]
+    assert torch.isfinite(log_vars['loss']) and not torch.equal(model.linear.weight, before)
+    assert any('linear' in target for target in traced)              # forward compiled
+    update = [t for t in traced if any(op in t.lower() for op in (
+        'isfinite', 'backward', 'adam', 'foreach', 'all_reduce'))]
+    assert not update, update

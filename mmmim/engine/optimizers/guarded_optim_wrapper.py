@@ -34,10 +34,16 @@ class NonFiniteLossGuardMixin:
         self.max_consecutive_nonfinite = max_consecutive_nonfinite
         self.consecutive_nonfinite = 0
 
+    @torch.compiler.disable
     def update_params(self, loss: torch.Tensor, step_kwargs: Optional[Dict] = None,
                       zero_kwargs: Optional[Dict] = None) -> None:
         """Backward, then step and zero the gradients (at accumulation boundaries)
-        only if the loss is finite on every rank."""
+        only if the loss is finite on every rank.
+
+        Never traced by TorchDynamo: mmengine's ``compile=True`` compiles the
+        model's ``train_step`` (under DDP, ``MMDistributedDataParallel``'s), which
+        calls this; Dynamo fails on the optimizer's parameter groups. The forward
+        is compiled; backward, the finite check and the step run eagerly."""
         self.backward(self.scale_loss(loss))
         if not loss_is_finite_on_all_ranks(loss):
             self._skip_nonfinite(loss, zero_kwargs or {})
@@ -99,13 +105,15 @@ class GuardedOptimWrapper(NonFiniteLossGuardMixin, FusedStepMixin, OptimWrapper)
 
 
 def resolve_amp_dtype(dtype: Union[str, torch.dtype, None]) -> torch.dtype:
-    """``'auto'``: bfloat16 on a CUDA device that supports it, float16 on other CUDA
-    devices, bfloat16 on the CPU. Otherwise ``'bfloat16'`` / ``'float16'`` or the
-    ``torch.dtype``."""
+    """``'auto'``: bfloat16 on a CUDA device with native bfloat16 (Ampere and later:
+    A100, H100, RTX 30xx+), float16 on older CUDA devices (V100, T4, whose bfloat16
+    is emulated and slow), bfloat16 on the CPU. Otherwise ``'bfloat16'`` /
+    ``'float16'`` or the ``torch.dtype``."""
     if dtype in (None, 'auto'):
         if not torch.cuda.is_available():
             return torch.bfloat16
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        native = torch.cuda.is_bf16_supported(including_emulation=False)
+        return torch.bfloat16 if native else torch.float16
     if isinstance(dtype, str):
         if dtype not in AMP_DTYPES:
             raise ValueError(f"dtype must be 'auto' or one of {AMP_DTYPES}, got {dtype!r}")

@@ -10,13 +10,6 @@ from mmmim.registry import MODELS
 from ..structures import MaskSet
 from ..utils import gather_rows, resample_mask
 
-
-@torch.compiler.disable
-def _update_params(optim_wrapper, loss: torch.Tensor) -> None:
-    """``optim_wrapper.update_params(loss)``, never traced by TorchDynamo."""
-    optim_wrapper.update_params(loss)
-
-
 ModuleOrCfg = Union[dict, nn.Module]
 
 
@@ -86,19 +79,6 @@ class MaskedImageModel(BaseModel):
         if mode == 'predict':
             return self.reconstruct(inputs)
         raise RuntimeError(f'invalid mode {mode!r}: use loss, tensor or predict')
-
-    def train_step(self, data, optim_wrapper) -> Dict[str, torch.Tensor]:
-        """mmengine's ``train_step`` (preprocess -> loss -> backward -> optimizer step),
-        with the parameter update kept out of ``torch.compile``: mmengine's
-        ``compile=True`` compiles this whole method, and TorchDynamo fails on the
-        optimizer's parameter groups (``'UserDefinedDictVariable' object has no
-        attribute 'items'``). The forward is compiled; backward and step run eagerly."""
-        with optim_wrapper.optim_context(self):
-            data = self.data_preprocessor(data, True)
-            losses = self._run_forward(data, mode='loss')
-        parsed_losses, log_vars = self.parse_losses(losses)
-        _update_params(optim_wrapper, parsed_losses)
-        return log_vars
 
     def loss(self, inputs: torch.Tensor, data_samples: Optional[list] = None
              ) -> Dict[str, torch.Tensor]:
