@@ -72,3 +72,33 @@ def test_resuming_a_loop_checkpoint_keeps_the_fused_step():
     _, wrapper = train('mmmim.GuardedOptimWrapper', steps=1)
     wrapper.load_state_dict(loop_wrapper.state_dict())    # its groups say fused=None
     assert wrapper.optimizer.param_groups[0]['fused'] is True
+
+
+@needs_fused_cpu
+def test_resuming_a_foreach_checkpoint__the_scaler_steps_the_foreach_groups():
+    """A checkpoint whose groups say ``foreach=True`` keeps that implementation, so
+    ``GradScaler`` must no longer hand the optimizer its scale (the foreach step
+    refuses it: "Expected grad_scale and found_inf to be None")."""
+    _, foreach_wrapper = train('OptimWrapper', steps=1, foreach=True)
+    _, wrapper = train('mmmim.GuardedOptimWrapper', steps=1)
+    assert wrapper.optimizer._step_supports_amp_scaling           # fused: it takes it
+    wrapper.load_state_dict(foreach_wrapper.state_dict())
+    optimizer = wrapper.optimizer
+    assert optimizer.param_groups[0]['foreach'] and not optimizer.param_groups[0]['fused']
+    assert not optimizer._step_supports_amp_scaling
+    params = [p for g in optimizer.param_groups for p in g['params']]
+    before = [p.detach().clone() for p in params]
+    scaler = torch.amp.GradScaler('cpu', init_scale=8.)        # fp16's loss scaling
+    loss = sum(p.square().sum() for p in params)
+    scaler.scale(loss).backward()
+    scaler.step(optimizer)
+    assert any(not torch.equal(a, b) for a, b in zip(before, params))
+
+
+@needs_fused_cpu
+def test_resuming_a_fused_checkpoint__the_scaler_still_hands_over_its_scale():
+    _, saved = train('mmmim.GuardedOptimWrapper', steps=1)
+    _, wrapper = train('mmmim.GuardedOptimWrapper', steps=1)
+    wrapper.load_state_dict(saved.state_dict())              # its groups say fused=True
+    assert wrapper.optimizer.param_groups[0]['fused'] is True
+    assert wrapper.optimizer._step_supports_amp_scaling

@@ -45,10 +45,22 @@ def prefer_fused_step(optimizer: Optimizer) -> bool:
     return True
 
 
+def match_amp_scaling_to_groups(optimizer: Optimizer) -> None:
+    """Let ``GradScaler`` hand an Adam / AdamW its scale and ``found_inf`` only when
+    every parameter group runs the fused kernel: the other implementations refuse
+    them ("Expected grad_scale and found_inf to be None"). For after a state dict
+    is loaded, whose groups carry the implementation they were saved with."""
+    if type(optimizer) in (Adam, AdamW):
+        optimizer._step_supports_amp_scaling = all(
+            g.get('fused') for g in optimizer.param_groups)
+
+
 class FusedStepMixin:
     """Mixed into mmmim's optimizer wrappers (before ``OptimWrapper`` in the bases):
     :func:`prefer_fused_step` on the built optimizer, and again after loading a
-    state dict (a checkpoint's groups carry the flags they were saved with)."""
+    state dict (a checkpoint's groups carry the flags they were saved with); when a
+    loaded checkpoint keeps its own implementation (``foreach=True``, say), the
+    scaler hand-over follows it (:func:`match_amp_scaling_to_groups`)."""
 
     def _init_fused_step(self, fused_step: bool) -> None:
         self.fused_step = fused_step
@@ -57,6 +69,6 @@ class FusedStepMixin:
 
     def load_state_dict(self, state_dict: Dict, *args, **kwargs) -> None:
         super().load_state_dict(state_dict, *args, **kwargs)
-        if getattr(self, 'fused_step', False):
-            prefer_fused_step(self.optimizer)
+        if getattr(self, 'fused_step', False) and not prefer_fused_step(self.optimizer):
+            match_amp_scaling_to_groups(self.optimizer)
 
