@@ -1,6 +1,6 @@
 """Small tensor helpers shared by encoders, decoders and targets."""
 from functools import lru_cache
-from typing import Optional, Tuple
+from typing import Optional, Set, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -11,26 +11,43 @@ __all__ = ['check_all', 'sincos_pos_embed', 'init_linear_and_norm', 'resample_ma
            'row_positions', 'gather_rows', 'scatter_rows', 'patchify', 'unpatchify', 'run_block']
 
 
+#: messages of :func:`check_all` already checked on the host for a CUDA tensor
+_HOST_CHECKED: Set[str] = set()
+
+
 def check_all(condition: torch.Tensor, message: str) -> None:
     """Raise ``ValueError(message)`` unless the bool tensor ``condition`` is all
-    True. Under torch.compile an in-graph assertion (``torch._assert_async``, with
-    the message) checks it instead, so the check costs no graph break (double
-    quotes become single ones there: Inductor's C++ code embeds the message)."""
-    if torch.compiler.is_compiling():
+    True.
+
+    Reading the answer on the host waits for the GPU, so on CUDA only the first
+    check of each ``message`` in a process does that (a misconfiguration fails
+    there, with this error). Later ones, and every check under torch.compile (no
+    graph break), assert in device code (``torch._assert_async``): a failure there
+    surfaces at the next sync as a CUDA device-side assertion (double quotes in the
+    message become single ones: Inductor's C++ code embeds it)."""
+    if torch.compiler.is_compiling() or (condition.is_cuda and message in _HOST_CHECKED):
         torch._assert_async(condition.all(), message.replace('"', "'"))
     elif not bool(condition.all()):
         raise ValueError(message)
+    elif condition.is_cuda:
+        _HOST_CHECKED.add(message)
 
 
 @lru_cache(maxsize=64)
-def sincos_pos_embed(grid: Tuple[int, int], dims: int,
-                     temperature: float = 10000.) -> torch.Tensor:
+def sincos_pos_embed(grid: Tuple[int, int], dims: int, temperature: float = 10000.,
+                     device: Optional[torch.device] = None,
+                     dtype: Optional[torch.dtype] = None) -> torch.Tensor:
     """Fixed 2D sin-cos position embedding ``[1, grid_h * grid_w, dims]``.
 
-    Cached per (grid, dims): callers must not modify the result in place.
+    Computed in float32 on the CPU; with ``device`` / ``dtype`` a copy there.
+    Cached per (grid, dims, temperature, device, dtype), so a forward pass on a GPU
+    copies the table to the device once, not in every step: callers must not
+    modify the result in place.
     Row-major: entry ``r * grid_w + c`` encodes row ``r``, column ``c``; the first
     half of the channels encodes the column, the second half the row (MAE's layout).
     """
+    if device is not None or dtype is not None:
+        return sincos_pos_embed(grid, dims, temperature).to(device=device, dtype=dtype)
     if dims % 4:
         raise ValueError(f'sin-cos embedding needs dims divisible by 4, got {dims}')
     rows, cols = torch.meshgrid(torch.arange(grid[0], dtype=torch.float32),

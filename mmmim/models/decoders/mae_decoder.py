@@ -72,7 +72,8 @@ class MAEDecoder(BaseModule):
         b, num_units = masks.mask.shape
         full = self.mask_token.to(x.dtype).expand(b, num_units, -1)
         full = scatter_rows(full, visible, masks.visible)         # [B, L, D]
-        full = full + sincos_pos_embed(masks.grid, x.shape[-1]).to(x)
+        full = full + sincos_pos_embed(masks.grid, x.shape[-1], device=x.device,
+                                       dtype=x.dtype)             # cached on the device
         x = torch.cat([extra, full], dim=1)
         blocks = list(self.blocks)
         if masked_only:

@@ -21,7 +21,8 @@ __all__ = ['window_choice', 'compact_map', 'compact_units', 'compact_pos_embed',
 def window_choice(visible: torch.Tensor, grid: Tuple[int, int]) -> torch.Tensor:
     """visible bool ``[B, gh*gw]`` with one True per 2x2 window -> long
     ``[B, gh/2, gw/2]``: which unit of each window is visible (0..3, row-major in
-    the window). Raises if the mask is not uniform."""
+    the window). Raises if the mask is not uniform (on CUDA a device-side
+    assertion, see :func:`~mmmim.models.utils.check_all`)."""
     gh, gw = grid
     if gh % 2 or gw % 2:
         raise ValueError(f'uniform masking needs an even unit grid, got {gh}x{gw}')
