@@ -14,6 +14,8 @@ from mmengine.logging import print_log
 from mmmim.checkpoint_io import TEMP_FILE, CheckpointError, read_checkpoint, write_atomically
 from mmmim.registry import HOOKS
 
+from ..optimizers.zero import consolidate_sharded_states
+
 ATOMIC_BACKEND = 'mmmim_atomic_local'
 #: What ``Runner.resume`` reads from a checkpoint besides the weights.
 RESUME_KEYS = ('meta', 'state_dict', 'message_hub')
@@ -110,7 +112,10 @@ class AtomicCheckpointHook(CheckpointHook):
     - ``resume=True`` without a path (``--resume``) resumes from the newest
       checkpoint that loads, logging every newer file it skipped and why; with a
       path, a file that is not a complete training checkpoint fails, naming it and
-      the problem (:class:`~mmmim.checkpoint_io.CheckpointError`).
+      the problem (:class:`~mmmim.checkpoint_io.CheckpointError`);
+    - optimizer states sharded across the ranks (``ZeroRedundancyOptimizer``) are
+      gathered on rank 0, with every rank taking part, before each save that
+      includes the optimizer (rank 0 alone writes the file).
 
     Checkpoints on remote storage (``out_dir='s3://...'``) are written by its
     backend as mmengine does.
@@ -136,6 +141,8 @@ class AtomicCheckpointHook(CheckpointHook):
                 self._remove_temporary_files(runner)
 
     def _save_checkpoint_with_step(self, runner, step, meta) -> None:
+        if self.save_optimizer:  # every rank: sharded (ZeRO) states gathered on rank 0
+            consolidate_sharded_states(runner.optim_wrapper)
         with self._removals_after_save():
             super()._save_checkpoint_with_step(runner, step, meta)
 
