@@ -21,6 +21,7 @@ from mmengine.dist import (
 )
 from mmengine.hooks import CheckpointHook, Hook
 from mmengine.logging import print_log
+from torch.utils.data import DataLoader
 
 from mmmim.checkpoint_io import write_atomically
 from mmmim.registry import HOOKS
@@ -156,8 +157,9 @@ class PreemptionCheckpointHook(Hook):
                       'handled', logger='current', level=logging.WARNING)
             return
         loader = runner.train_dataloader
-        loader.worker_init_fn = functools.partial(ignore_in_worker, self.signums,
-                                                  loader.worker_init_fn)
+        if isinstance(loader, DataLoader):
+            loader.worker_init_fn = functools.partial(ignore_in_worker, self.signums,
+                                                      loader.worker_init_fn)
 
     def after_train(self, runner) -> None:
         if self.flag is not None:
