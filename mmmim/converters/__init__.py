@@ -14,7 +14,13 @@ from .common import (
                      guess_family,
                      split_backbone,
 )
-from .imports import detect_source, import_checkpoint, import_file, import_sources
+from .imports import (
+    check_load_from,
+    detect_source,
+    import_checkpoint,
+    import_file,
+    import_sources,
+)
 from .initializer import MIMPretrained, detect_family, target_grid
 from .pos_embed import resize_abs_pos_embed, resize_rel_pos_bias_table
 from .report import ConversionError, LoadReport, load_converted
@@ -23,6 +29,7 @@ from .report import ConversionError, LoadReport, load_converted
 load_weights = read_checkpoint
 
 __all__ = ['ConversionError', 'LoadReport', 'MIMPretrained', 'available_converters',
+           'check_load_from',
            'convert_checkpoint', 'detect_family', 'detect_source', 'get_converter',
            'guess_family', 'import_checkpoint', 'import_file', 'import_sources',
            'load_converted', 'load_weights', 'resize_abs_pos_embed',

@@ -252,6 +252,30 @@ def import_file(src: str, dst: str, config: str, source: Optional[str] = None,
     return state, report
 
 
+def check_load_from(model: nn.Module, path: str) -> LoadReport:
+    """What ``load_from=path`` gives ``model`` (mmengine loads with ``strict=False``
+    and only warns): the load report; raises :class:`ConversionError` when the
+    encoder or a decoder would not load, and for a released checkpoint that must be
+    imported first (saying how)."""
+    checkpoint = read_checkpoint(path)
+    try:
+        source = detect_source(checkpoint)
+    except ValueError:
+        source = None
+    if source is not None:
+        raise ConversionError(
+            f'{path} is a released {source} checkpoint, not an mmmim one: load_from would '
+            f'load nothing. Import it first: python tools/model_converters/convert.py '
+            f'{path} IMPORTED.pth --to mmmim --config CONFIG')
+    state, where = source_tensors(checkpoint)
+    target = model.state_dict()
+    report = LoadReport('load_from', source=f'{path} at {where}')
+    report.compare_with(state, target, type(model).__name__)
+    check_parts(report, target)
+    report.check()
+    return report
+
+
 def import_file_cli(src: str, dst: str, config: Optional[str], source: Optional[str] = None,
                     cfg_options: Optional[dict] = None) -> int:
     """:func:`import_file` for the command line: prints the report, or the reason on

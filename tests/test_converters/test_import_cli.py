@@ -1,15 +1,17 @@
 """``convert.py SRC DST --to mmmim --config CFG`` end to end: an official MAE full
 checkpoint imported for the demo config loads strictly where visualize_reconstruction
 loads it, computes the official encoder's features and trains a step; failures exit 1
-and write nothing."""
+and write nothing. ``check_load_from`` tells what ``load_from`` would load."""
 import importlib.util
 import re
 from pathlib import Path
 
+import pytest
 import torch
 from photos import photo_tensor
 from test_converters.test_import_official import mae_official_name, random_like
 
+from mmmim.converters import ConversionError, check_load_from
 from mmmim.models.utils import sincos_pos_embed
 from mmmim.utils.config import build_model_from_cfg, load_config
 from mmmim.visualization.images import load_model
@@ -85,3 +87,21 @@ def test_import_cli__without_config_exits_1_saying_so(tmp_path, capsys):
     assert convert_tool().main([str(tmp_path / 'a.pth'), str(tmp_path / 'b.pth'),
                                 '--to', 'mmmim']) == 1
     assert '--config' in capsys.readouterr().err
+
+
+def test_check_load_from__imported_file_ok_released_or_partial_files_fail(tmp_path):
+    src, dst = tmp_path / 'mae_pretrain_full.pth', tmp_path / 'imported.pth'
+    official_demo_checkpoint(src)
+    assert convert_tool().main([str(src), str(dst), '--to', 'mmmim',
+                                '--config', str(DEMO)]) == 0
+    model = build_model_from_cfg(load_config(str(DEMO)), init_weights=False)
+    report = check_load_from(model, str(dst))
+    assert report.ok and 'decoder: 31/31 tensors' in report.notes
+    with pytest.raises(ConversionError, match='released mae-official checkpoint.*Import it'):
+        check_load_from(model, str(src))
+    saved = torch.load(dst, weights_only=True)['state_dict']
+    encoder_only = tmp_path / 'encoder_only.pth'
+    torch.save({'state_dict': {k: v for k, v in saved.items() if k.startswith('encoder.')}},
+               encoder_only)
+    with pytest.raises(ConversionError, match='the decoder did not load'):
+        check_load_from(model, str(encoder_only))
