@@ -61,7 +61,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--python-version', default='3.12', help='of the GPU machine')
     parser.add_argument('--platform', default='manylinux2014_x86_64')
     parser.add_argument('--with-opencv', action='store_true',
-                        help='also opencv-python-headless (~50 MB) for a machine without')
+                        help='also opencv-python-headless (55 MiB) for a machine without cv2')
     parser.add_argument('--dry-run', action='store_true', help='print the pip commands')
     return parser.parse_args(argv)
 

@@ -8,10 +8,13 @@
 #       on the GPU machine: install from DIR (offline, next to the machine's torch),
 #       run the check, print the table, write WORK_DIR/gpu_check.json
 #
-# Python: $PYTHON; else python3 when it has torch (a bare GPU machine); else the one
-# tools/find_python.sh picks (the project environment).
+# Python: $PYTHON; else python3 for --prepare (it needs only pip) and when it has torch
+# (a bare GPU machine); else the one tools/find_python.sh picks (the project environment).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+if [ -z "${PYTHON:-}" ] && [ "${1:-}" = "--prepare" ] && command -v python3 >/dev/null 2>&1; then
+  PYTHON=python3
+fi
 if [ -z "${PYTHON:-}" ]; then
   if command -v python3 >/dev/null 2>&1 && python3 -c 'import torch' >/dev/null 2>&1; then
     PYTHON=python3

@@ -71,6 +71,6 @@ def loader(ctx: Context) -> List[Row]:
                          '--workers', *map(str, workers))
     if record is None:
         return [Row('loader', 'MAE pipeline', 'fail', '', proc.error_line())]
-    return [Row('loader', f'{n} workers', 'figure', f'{ips:.0f} img/s',
+    return [Row('loader', f"{n} worker{'' if n == '1' else 's'}", 'figure', f'{ips:.0f} img/s',
                 'MAE pipeline, demo photos, batch 256')
             for n, ips in record.items()]

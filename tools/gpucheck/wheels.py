@@ -25,7 +25,7 @@ from .context import ROOT, Context, Proc, run
 #: What the OpenMMLab packages import that a machine with torch, torchvision, timm,
 #: scikit-image, numpy, scipy, matplotlib, opencv, pyyaml, rich and regex may lack.
 #: Downloaded without their own dependencies (numpy is there); opencv comes only with
-#: ``--with-opencv`` (about 50 MB).
+#: ``--with-opencv`` (55 MiB: the folder then exceeds 64 MiB).
 DEPENDENCIES = (
     'addict', 'yapf', 'platformdirs', 'termcolor',      # mmengine (config, logger)
     'importlib-metadata==8.7.0', 'zipp', 'model-index', 'ordered-set', 'mat4py',  # mmpretrain
