@@ -26,6 +26,7 @@ from torch.utils.data import DataLoader
 from mmmim.checkpoint_io import write_atomically
 from mmmim.registry import HOOKS
 
+from ..optimizers.zero import consolidate_sharded_states
 from ..random_states import capture_random_states
 from .atomic_checkpoint_hook import ATOMIC_BACKEND
 from .random_state_hook import RandomStateHook
@@ -216,8 +217,9 @@ class PreemptionCheckpointHook(Hook):
 
     @staticmethod
     def _save(runner) -> str:
-        """``iter_<n>.pth`` where the checkpoint hook saves (atomically, on rank 0),
-        unless that hook has just written it; ``last_checkpoint`` names it."""
+        """``iter_<n>.pth`` where the checkpoint hook saves (atomically, on rank 0;
+        ZeRO-sharded optimizer states gathered first, every rank taking part), unless
+        that hook has just written it; ``last_checkpoint`` names it."""
         hook = next((h for h in runner.hooks if isinstance(h, CheckpointHook)), None)
         filename = f'iter_{runner.iter + 1}.pth'
         if hook is None:
@@ -230,6 +232,8 @@ class PreemptionCheckpointHook(Hook):
                            save_param_scheduler=hook.save_param_scheduler)
         if runner.message_hub.get_info('last_ckpt') == path:
             return path  # the checkpoint hook saved this iteration already
+        if options.get('save_optimizer', True):  # every rank: ZeRO shards to rank 0
+            consolidate_sharded_states(runner.optim_wrapper)
         runner.save_checkpoint(out_dir, filename, by_epoch=False, **options)  # rank 0
         runner.message_hub.update_info('last_ckpt', path)
         if is_main_process():
