@@ -2,7 +2,8 @@
 released pretraining checkpoint (encoder and decoder) into an mmmim model.
 
     python tools/model_converters/convert.py SRC DST --to timm|mmpretrain|mmdet|mmseg \
-        [--family vit|swin|pvt] [--img-size H [W]] [--window-size W [W ...]]
+        [--family vit|swin|pvt] [--img-size H [W]] [--window-size W [W ...]] \
+        [--format pth|safetensors]
     python tools/model_converters/convert.py SRC DST --to mmmim --config CONFIG \
         [--source mae-official|mae-mmpretrain|...] [--cfg-options KEY=VALUE ...]
 
@@ -41,6 +42,10 @@ def parse_args(argv=None):
                         help='--to mmmim: layout of SRC (detected from the keys by default)')
     parser.add_argument('--cfg-options', nargs='+', metavar='KEY=VALUE',
                         help='--to mmmim: overrides of the config')
+    parser.add_argument('--format', choices=converters.files.FORMATS,
+                        help='file format: pth (torch.save) or safetensors (flat '
+                        'tensors, the load report as JSON in the metadata); default '
+                        'from DST\'s suffix')
     return parser.parse_args(argv)
 
 
@@ -52,7 +57,8 @@ def main(argv=None) -> int:
                                parse_cfg_options(args.cfg_options))
     return converters.files.convert_file_cli(args.src, args.dst, args.to, args.family,
                                              img_size=args.img_size,
-                                             window_size=args.window_size)
+                                             window_size=args.window_size,
+                                             fmt=args.format)
 
 
 if __name__ == '__main__':
