@@ -17,7 +17,8 @@ train_pipeline = [
     dict(type='PackInputs'),
 ]
 # one loader worker: on 2 cores, more workers and torch's 2 threads oversubscribe them;
-# a batch is the whole training set (16 photographs), one iteration per epoch
+# a batch is the whole training set (16 photographs), one iteration per epoch; no
+# pinned memory (a CPU run: torch would warn that no accelerator is found)
 train_dataloader = dict(
-    batch_size=16, num_workers=1,
+    batch_size=16, num_workers=1, pin_memory=False,
     dataset=dict(data_root='data/demo', data_prefix='', pipeline=train_pipeline))

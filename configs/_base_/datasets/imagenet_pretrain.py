@@ -13,10 +13,17 @@ train_pipeline = [
     dict(type='PackInputs'),
 ]
 
+# batch_size is per GPU (per process): the micro-batch of one iteration. A config's name
+# states the total batch of its recipe as GPUs x per-GPU batch (8xb512 = 4096); a config
+# whose micro-batch is smaller sets optim_wrapper.accumulative_counts to make up the rest
+# (GPUs x batch_size x accumulative_counts = the named total; tests/test_configs_batch.py).
+# pin_memory: pinned batches, copied to the GPU without blocking (the model's data
+# preprocessor has non_blocking=True); it does nothing without a GPU.
 train_dataloader = dict(
     batch_size=512,
     num_workers=8,
     persistent_workers=True,
+    pin_memory=True,
     sampler=dict(type='ResumableSampler', shuffle=True),
     collate_fn=dict(type='default_collate'),
     dataset=dict(type=dataset_type, data_root=data_root, data_prefix='train',

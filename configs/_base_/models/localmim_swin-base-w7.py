@@ -7,7 +7,8 @@
 model = dict(
     type='MultiLevelMaskedImageModel',
     data_preprocessor=dict(
-        mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375], bgr_to_rgb=True),
+        mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375], bgr_to_rgb=True,
+        non_blocking=True),
     masker=dict(type='RandomMasker', ratio=0.75, unit_size=32),
     encoder=dict(type='MaskedSwin', arch='base', img_size=224, window_size=7,
                  masking='mask_token'),

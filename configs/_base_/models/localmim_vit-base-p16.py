@@ -6,7 +6,8 @@
 model = dict(
     type='MultiLevelMaskedImageModel',
     data_preprocessor=dict(
-        mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375], bgr_to_rgb=True),
+        mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375], bgr_to_rgb=True,
+        non_blocking=True),
     masker=dict(type='RandomMasker', ratio=0.75, unit_size=16),
     encoder=dict(type='MaskedViT', arch='b', img_size=224, patch_size=16),
     levels=[

@@ -6,7 +6,8 @@
 model = dict(
     type='MaskedImageModel',
     data_preprocessor=dict(
-        mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375], bgr_to_rgb=True),
+        mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375], bgr_to_rgb=True,
+        non_blocking=True),
     masker=dict(type='BlockMasker', ratio=0.6, unit_size=32),
     encoder=dict(type='MaskedSwin', arch='base', img_size=192, window_size=6,
                  masking='mask_token', drop_path_rate=0.0),

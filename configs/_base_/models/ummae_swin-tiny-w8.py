@@ -6,7 +6,8 @@
 model = dict(
     type='MaskedImageModel',
     data_preprocessor=dict(
-        mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375], bgr_to_rgb=True),
+        mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375], bgr_to_rgb=True,
+        non_blocking=True),
     masker=dict(type='UniformMasker', unit_size=16, secondary_ratio=0.25),
     encoder=dict(type='MaskedSwin', arch='tiny', img_size=256, window_size=8,
                  masking='compact', secondary_token=True, weight_init='ummae'),
