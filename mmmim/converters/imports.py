@@ -14,6 +14,7 @@ model, and fails unless the encoder and every decoder loaded completely.
 The per-source key layouts are documented beside their rules
 (:mod:`.import_vit`, :mod:`.import_swin`).
 """
+import logging
 import math
 import re
 from dataclasses import dataclass
@@ -32,6 +33,8 @@ from .report import ConversionError, LoadReport
 TARGET = 'mmmim'
 #: prefixes of the model's parts that must load completely, with their names
 PARTS = (('encoder.', 'encoder'), ('decoder.', 'decoder'), ('decoders.', 'decoders'))
+#: what an import must load (the report's status line)
+PART = 'encoder and decoder'
 #: target keys no source provides: rebuilt buffers; taken from the built model
 ALWAYS_FROM_MODEL = (r'relative_position_index$',)
 
@@ -186,7 +189,8 @@ def import_by_rules(checkpoint: dict, model: nn.Module, name: str, rules: Sequen
     """The importers' shared body: unwrap, rename by ``rules``, ``adjust(source,
     converted, report)`` in place if given, finish against ``model``."""
     state, where = source_tensors(checkpoint)
-    report = LoadReport(name, source=f'{name.split("->")[0]} checkpoint at {where}')
+    report = LoadReport(name, source=f'{name.split("->")[0]} checkpoint at {where}',
+                        part=PART)
     converted = apply_rules(state, rules, report)
     if adjust is not None:
         adjust(state, converted, report)
@@ -234,13 +238,27 @@ def import_checkpoint(checkpoint: dict, model: nn.Module, source: Optional[str] 
     return get_converter(source, TARGET)(checkpoint, model)
 
 
+def built_quietly(config: str, cfg_options: Optional[dict] = None) -> nn.Module:
+    """The config's model, initialized as the Runner does (so tensors no source has
+    start from the config's init), without mmengine's per-parameter init log."""
+    from mmengine.logging import MMLogger
+
+    from mmmim.utils.config import build_model_from_cfg, load_config
+    logger = MMLogger.get_current_instance()
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        return build_model_from_cfg(load_config(config, cfg_options))
+    finally:
+        logger.setLevel(level)
+
+
 def import_file(src: str, dst: str, config: str, source: Optional[str] = None,
                 cfg_options: Optional[dict] = None) -> Tuple[StateDict, LoadReport]:
     """Import ``src`` for the pretraining model of ``config``; write ``dst``
     (``{'state_dict': ..., 'meta': {... 'load_report': ...}}``, what ``load_from``
     and ``visualize_reconstruction.py`` read). Nothing is written on failure."""
-    from mmmim.utils.config import build_model_from_cfg, load_config
-    model = build_model_from_cfg(load_config(config, cfg_options))
+    model = built_quietly(config, cfg_options)
     checkpoint = read_checkpoint(src)
     source = source or detect_source(checkpoint)
     state, report = import_checkpoint(checkpoint, model, source)
@@ -269,7 +287,7 @@ def check_load_from(model: nn.Module, path: str) -> LoadReport:
             f'{path} IMPORTED.pth --to mmmim --config CONFIG')
     state, where = source_tensors(checkpoint)
     target = model.state_dict()
-    report = LoadReport('load_from', source=f'{path} at {where}')
+    report = LoadReport('load_from', source=f'{path} at {where}', part=PART)
     report.compare_with(state, target, type(model).__name__)
     check_parts(report, target)
     report.check()

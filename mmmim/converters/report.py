@@ -50,6 +50,8 @@ class LoadReport:
         optional: converted keys the target may lack without harm (a final norm the
             target replaces); loading moves them to ``dropped_on_purpose``.
         notes: free-text remarks (position embedding resized, family guess...).
+        part: what must load, in the status line (``'backbone'``; an import into a
+            pretraining model: ``'encoder and decoder'``).
     """
     converter: str
     source: str = 'unknown'
@@ -62,6 +64,7 @@ class LoadReport:
     optional: Dict[str, str] = field(default_factory=dict)
     notes: List[str] = field(default_factory=list)
     loaded_into: Optional[str] = None
+    part: str = 'backbone'
 
     @property
     def ok(self) -> bool:
@@ -89,8 +92,8 @@ class LoadReport:
             if keys:
                 lines.append(f'  {name.upper():18s}: {len(keys)} ({_short(keys)})')
         lines += [f'  note: {n}' for n in self.notes]
-        lines.append('  status: ' + ('OK, backbone fully loaded' if self.ok
-                                     else 'FAILED, backbone did not load'))
+        lines.append('  status: ' + (f'OK, {self.part} fully loaded' if self.ok
+                                     else f'FAILED, {self.part} did not load'))
         return '\n'.join(lines)
 
     __str__ = summary
@@ -100,10 +103,10 @@ class LoadReport:
         if self.ok:
             return self
         if not self.matched:
-            why = 'no backbone tensor matched'
+            why = f'no {self.part} tensor matched'
         else:
             bad = len(self.missing) + len(self.unexpected) + len(self.shape_mismatch)
-            why = (f'only {len(self.matched)} backbone tensors matched and {bad} '
+            why = (f'only {len(self.matched)} {self.part} tensors matched and {bad} '
                    'did not (missing / unexpected / wrong shape)')
         raise ConversionError(f'{why}.\n{self.summary()}')
 
