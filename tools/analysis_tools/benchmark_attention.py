@@ -1,6 +1,6 @@
 """Fused vs explicit attention at the pretraining models' shapes, fp32 and bf16 autocast.
 
-    python tools/analysis_tools/benchmark_attention.py [--runs N] [--threads T]
+    python tools/analysis_tools/benchmark_attention.py [--runs N] [--threads T] [--swin]
 
 For each shape (batch, heads, queries, keys, head dim of one attention call in our
 configs at their benchmark batch) it times forward + backward of the q/k/v
@@ -10,17 +10,29 @@ projection (a Linear, as in the blocks) followed by torch's fused
 milliseconds and the megabytes the attention call keeps for the backward pass.
 :func:`mmmim.models.fast_blocks.attention` picks the explicit product for half
 precision on the CPU up to ``EXPLICIT_MAX_KEYS`` keys from these figures; run this
-on another machine to see whether its CPU agrees. See docs/benchmark.md.
+on another machine to see whether its CPU agrees.
+
+``--swin`` times instead a Swin-T stage-1 block pair (window, then shifted window;
+mmpretrain's ``SwinBlock`` with mmmim's forwards) at the UM-MAE compact and the
+SimMIM w16 full-grid shapes, forward + backward, three ways in alternation: this
+device's branch with cached window layouts ('explicit' on the CPU), the same with the
+layouts rebuilt in every forward (the code before they were cached), and the CUDA
+branch forced ('fused': ``F.scaled_dot_product_attention`` with the bias as mask).
+See docs/benchmark.md.
 """
 import argparse
+import contextlib
 import statistics
 import sys
 import time
+from unittest import mock
 
 import torch
 import torch.nn.functional as F
+from mmpretrain.models.backbones.swin_transformer import SwinBlock
 
-from mmmim.models.fast_blocks import EXPLICIT_MAX_KEYS, explicit_attention
+from mmmim.models import fast_blocks
+from mmmim.models.fast_blocks import EXPLICIT_MAX_KEYS, explicit_attention, use_fast_forward
 
 # name: (batch, heads, queries, keys, head dim)
 SHAPES = {
@@ -33,6 +45,12 @@ SHAPES = {
     'SimMIM PVT-S stage 1, full grid (b8, 4096 q, 64 k)': (8, 1, 4096, 64, 64),
 }
 KERNELS = {'fused': F.scaled_dot_product_attention, 'explicit': explicit_attention}
+# name: (batch, (H, W) tokens, dims, heads, window) of a Swin-T stage 1
+SWIN_SHAPES = {
+    'UM-MAE Swin-T w8, compact (b8, 32x32 tokens)': (8, (32, 32), 96, 3, 8),
+    'SimMIM Swin-T w16, full grid (b2, 64x64 tokens)': (2, (64, 64), 96, 3, 16),
+}
+SWIN_VARIANTS = ('explicit', 'layouts rebuilt', 'fused')
 
 
 class SavedBytes:
@@ -79,14 +97,68 @@ def time_call(kernel, shape, dtype, runs: int):
     return 1e3 * statistics.median(times[1:]), saved.megabytes
 
 
+def swin_pair(dims: int, heads: int, window: int) -> torch.nn.Sequential:
+    """mmpretrain's window and shifted-window ``SwinBlock`` with mmmim's forwards."""
+    return torch.nn.Sequential(*(use_fast_forward(SwinBlock(dims, heads, window, shift=shift))
+                                 for shift in (False, True)))
+
+
+def swin_variant(blocks: torch.nn.Sequential, variant: str):
+    """A context in which ``blocks`` run ``variant`` of :data:`SWIN_VARIANTS`."""
+    if variant == 'fused':
+        return mock.patch.object(fast_blocks, 'fused_window_attention_on', lambda x: True)
+    patches = contextlib.ExitStack()
+    if variant == 'layouts rebuilt':
+        for block in blocks:
+            patches.enter_context(mock.patch.object(
+                block.attn, 'window_layout', lambda *a: fast_blocks.shifted_window_layout(*a)))
+    return patches
+
+
+def time_swin(shape, dtype, runs: int) -> dict:
+    """Median ms of forward + backward of a :func:`swin_pair` per variant, the variants
+    alternating run by run (same load for each)."""
+    b, hw, dims, heads, window = shape
+    blocks = swin_pair(dims, heads, window)
+    x = torch.randn(b, hw[0] * hw[1], dims, requires_grad=True)
+    times = {variant: [] for variant in SWIN_VARIANTS}
+    for _ in range(runs + 1):
+        for variant in SWIN_VARIANTS:
+            with swin_variant(blocks, variant):
+                start = time.perf_counter()
+                with torch.autocast('cpu', dtype=torch.bfloat16, enabled=dtype is not None):
+                    out = blocks[1](blocks[0](x, hw), hw)
+                out.float().square().mean().backward()
+                times[variant].append(time.perf_counter() - start)
+    return {variant: 1e3 * statistics.median(t[1:]) for variant, t in times.items()}
+
+
+def swin_table(runs: int) -> None:
+    print('| Swin-T stage 1, window + shifted block, ms | '
+          + ' | '.join(f'{dtype} {v}' for dtype in ('fp32', 'bf16') for v in SWIN_VARIANTS)
+          + ' |')
+    print('|---|' + '---|' * 2 * len(SWIN_VARIANTS))
+    for name, shape in SWIN_SHAPES.items():
+        cells = [ms for dtype in (None, torch.bfloat16)
+                 for ms in time_swin(shape, dtype, runs).values()]
+        print(f'| {name} | ' + ' | '.join(f'{ms:.1f}' for ms in cells) + ' |', flush=True)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--runs', type=int, default=7, help='timed runs per cell (median)')
     parser.add_argument('--threads', type=int, default=None)
+    parser.add_argument('--swin', action='store_true',
+                        help='time Swin window attention blocks instead (see above)')
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
+    if args.swin:
+        print(f'torch {torch.__version__}, {torch.get_num_threads()} threads, median of '
+              f'{args.runs} alternating runs, forward + backward')
+        swin_table(args.runs)
+        return 0
     print(f'torch {torch.__version__}, {torch.get_num_threads()} threads, median of '
           f'{args.runs} runs, forward + backward incl. the q/k/v Linears, ms '
           f'(MB the attention keeps for the backward pass); explicit is used for bf16 '
