@@ -75,6 +75,7 @@ def ops_rows(record: dict) -> List[Row]:
 def mmcv_ops(ctx: Context) -> List[Row]:
     """The build line, then RoIAlign and NMS on CUDA tensors."""
     path = ensure_ops(ctx)
+    ctx.details['mmcv_ops_build'] = ctx.ops_note
     build = Row('mmcv_ops', 'CUDA ops for this GPU', 'figure' if path is not None else 'skip',
                 '' if path is None else 'ready', ctx.ops_note)
     if path is None:

@@ -71,6 +71,7 @@ def loader(ctx: Context) -> List[Row]:
                          '--workers', *map(str, workers))
     if record is None:
         return [Row('loader', 'MAE pipeline', 'fail', '', proc.error_line())]
+    note = 'MAE pipeline, demo photos, batch 256' + (
+        '; mmcv build running at nice 19' if ctx.ops_build is not None else '')
     return [Row('loader', f"{n} worker{'' if n == '1' else 's'}", 'figure', f'{ips:.0f} img/s',
-                'MAE pipeline, demo photos, batch 256')
-            for n, ips in record.items()]
+                note) for n, ips in record.items()]
