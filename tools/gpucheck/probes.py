@@ -85,7 +85,7 @@ def probe_env(args: argparse.Namespace) -> dict:
     if record['cuda_available']:
         major, minor = torch.cuda.get_device_capability(0)
         record.update(device=torch.cuda.get_device_name(0), capability=f'{major}.{minor}',
-                      bf16_native=torch.cuda.is_bf16_supported(including_emulation=False),
+                      bf16_native=major >= 8,  # Ampere and later have bf16 units
                       memory_gb=torch.cuda.get_device_properties(0).total_memory / 2**30,
                       ops_plan=ops_plan(args.mmcv, f'{major}.{minor}'))
     return record
