@@ -1,9 +1,9 @@
-"""The batch a pretraining config trains with on GPUs: every config whose name states a
-total (``8xb512``: 8 GPUs x 512 = 4096) keeps it as GPUs x per-GPU micro-batch x
-gradient-accumulation steps, its lr is for that total, ``--auto-scale-lr`` leaves the
-lr as it is at the named GPU count, and its schedule is in epochs (so it follows the
-number of micro-batches per epoch). The loaders pin memory and the data preprocessor
-copies to the GPU without blocking."""
+"""The batch a config trains with on GPUs: every pretraining and ImageNet fine-tuning
+config whose name states a total (``8xb512``: 8 GPUs x 512 = 4096) keeps it as GPUs x
+per-GPU micro-batch x gradient-accumulation steps, its lr is for that total, and
+``--auto-scale-lr`` leaves the lr as it is at the named GPU count. Pretraining
+schedules are in epochs (so they follow the number of micro-batches per epoch), the
+loaders pin memory and the data preprocessor copies to the GPU without blocking."""
 import importlib.util
 import re
 from pathlib import Path
@@ -25,6 +25,9 @@ from mmmim.registry import MODELS
 NAMED_TOTAL = re.compile(r'_(\d+)xb(\d+)-')
 NAMED = [p for p in PRETRAIN_CONFIGS if NAMED_TOTAL.search(p.name)]
 IDS = [str(p.relative_to(CONFIG_ROOT)) for p in NAMED]
+FINETUNE = sorted((CONFIG_ROOT / 'benchmarks' / 'classification').rglob('*.py'))
+NAMED_ALL = NAMED + [p for p in FINETUNE if NAMED_TOTAL.search(p.name)]
+IDS_ALL = [str(p.relative_to(CONFIG_ROOT)) for p in NAMED_ALL]
 
 
 def load_train_tool():
@@ -51,7 +54,7 @@ def test_every_pretraining_config_outside_the_demos_names_its_total_batch():
     assert NAMED and not unnamed, unnamed
 
 
-@pytest.mark.parametrize('path', NAMED, ids=IDS)
+@pytest.mark.parametrize('path', NAMED_ALL, ids=IDS_ALL)
 def test_gpus_x_micro_batch_x_accumulation__is_the_named_total_and_the_lr_base(path):
     cfg = Config.fromfile(str(path))
     gpus, total = named_total(path)
@@ -60,16 +63,16 @@ def test_gpus_x_micro_batch_x_accumulation__is_the_named_total_and_the_lr_base(p
     assert cfg.auto_scale_lr.base_batch_size == total
 
 
-@pytest.mark.parametrize('path', NAMED, ids=IDS)
+@pytest.mark.parametrize('path', NAMED_ALL, ids=IDS_ALL)
 def test_auto_scale_lr__keeps_the_lr_at_the_named_gpu_count(path):
     """tools/train.py divides ``base_batch_size`` by the accumulation steps; mmengine's
     ``Runner.scale_lr`` then scales by (processes x micro-batch) / base: x1 at the
-    named GPU count, x0.5 at half of it."""
+    named GPU count, x2 at twice it."""
     cfg = Config.fromfile(str(path))
     load_train_tool().enable_auto_scale_lr(cfg)
     gpus, _ = named_total(path)
     lr = cfg.optim_wrapper.optimizer.lr
-    for world_size, ratio in ((gpus, 1.0), (gpus // 2, 0.5)):
+    for world_size, ratio in ((gpus, 1.0), (2 * gpus, 2.0)):
         wrapper = OptimWrapper(torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=lr))
         runner = SimpleNamespace(_train_dataloader=cfg.train_dataloader, world_size=world_size,
                                  logger=MMLogger.get_current_instance(), param_schedulers=None)
