@@ -30,21 +30,24 @@ tests compare every one with the original's outputs and gradients.
   one gather each way, whose backward is the gather by the inverse permutation,
   built once per map size and kept on the block.
 """
+import sys
+
 import torch
 import torch.nn.functional as F
 from mmcv.cnn.bricks.drop import DropPath
-from mmdet.models.backbones.pvt import MixFFN, SpatialReductionAttention
 from mmpretrain.models.utils.attention import MultiheadAttention, ShiftWindowMSA, WindowMSA
 from torch import nn
 
 from .utils import take_rows
 
-__all__ = ['attention', 'explicit_attention', 'SDPASpatialReductionAttention', 'LinearMixFFN',
+__all__ = ['attention', 'explicit_attention',
            'UnbindQKVAttention', 'encoder_layer_on_rows', 'UnbindQKVWindowMSA',
            'fused_window_attention_on', 'PermutedShiftWindowMSA', 'window_order',
            'shifted_window_layout', 'conv1x1_on_map', 'use_fast_forward']
 
 
+PVT_MODULE = 'mmdet.models.backbones.pvt'
+PVT_FORWARDS = ('SDPASpatialReductionAttention', 'LinearMixFFN')
 HALF_DTYPES = (torch.bfloat16, torch.float16)
 #: above this many keys the explicit product keeps a large ``[B, h, N, M]`` weight
 #: tensor for the backward pass (MAE ViT-B's decoder: +200 MB peak RSS at batch 16,
@@ -118,48 +121,6 @@ def conv1x1_on_map(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
     """A 1x1 conv as a Linear over the channels of a ``[B, C, H, W]`` map; the
     result is channels-last (no copy when ``x`` is, as the tokens' view is)."""
     return conv1x1_as_linear(x.permute(0, 2, 3, 1), conv).permute(0, 3, 1, 2)
-
-
-class SDPASpatialReductionAttention(SpatialReductionAttention):
-    """mmdet's ``SpatialReductionAttention`` with fused attention (same parameters:
-    ``attn.in_proj_weight`` / ``attn.in_proj_bias``, ``attn.out_proj``, ``sr``,
-    ``norm``)."""
-
-    def reduced_keys(self, x: torch.Tensor, hw_shape) -> torch.Tensor:
-        """tokens ``[B, L, C]`` -> the key/value tokens ``[B, L', C]`` (spatially
-        reduced by ``sr`` and normed when ``sr_ratio > 1``). ``sr`` gets the tokens
-        themselves when it has ``reduce_tokens(x, hw_shape)`` (mmmim's pooled
-        reduction), else as a channels-last map (:func:`conv_on_tokens`)."""
-        if self.sr_ratio == 1:
-            return x
-        if hasattr(self.sr, 'reduce_tokens'):
-            return self.norm(self.sr.reduce_tokens(x, tuple(hw_shape)))
-        return self.norm(conv_on_tokens(self.sr, x, hw_shape))
-
-    def forward(self, x: torch.Tensor, hw_shape, identity=None) -> torch.Tensor:
-        """x ``[B, L, C]`` (batch first) -> ``identity + attention(x)`` ``[B, L, C]``."""
-        mha = self.attn
-        b, length, c = x.shape
-        heads = mha.num_heads
-        kv_in = self.reduced_keys(x, hw_shape)
-        weight, bias = mha.in_proj_weight, mha.in_proj_bias
-        q, = split_heads(packed_linear(x, weight, bias, slice(None, c)), heads, 1)
-        k, v = split_heads(packed_linear(kv_in, weight, bias, slice(c, None)), heads, 2)
-        dropout = mha.dropout if self.training else 0.
-        out = attention(q, k, v, dropout_p=dropout)
-        out = mha.out_proj(out.transpose(1, 2).reshape(b, length, c))
-        return (x if identity is None else identity) + self.dropout_layer(self.proj_drop(out))
-
-
-class LinearMixFFN(MixFFN):
-    """mmdet's ``MixFFN`` without the depth-wise conv (PVT v1): its two 1x1 convs
-    (``layers.0`` and ``layers.3``) applied as Linears on the tokens."""
-
-    def forward(self, x: torch.Tensor, hw_shape, identity=None) -> torch.Tensor:
-        """x ``[B, L, C]`` -> ``identity + ffn(x)`` ``[B, L, C]``."""
-        fc1, act, drop, fc2, drop_out = self.layers
-        out = drop_out(conv1x1_as_linear(drop(act(conv1x1_as_linear(x, fc1))), fc2))
-        return (x if identity is None else identity) + self.dropout_layer(out)
 
 
 def split_heads(packed: torch.Tensor, heads: int, parts: int = 3):
@@ -359,17 +320,6 @@ class PermutedShiftWindowMSA(ShiftWindowMSA):
         return layouts[key]
 
 
-def _is_plain_attention(module: SpatialReductionAttention) -> bool:
-    mha = module.attn
-    return (module.batch_first and mha._qkv_same_embed_dim and mha.bias_k is None
-            and not mha.add_zero_attn)
-
-
-def _is_pointwise_mix_ffn(module: MixFFN) -> bool:
-    convs = [m for m in module.layers if isinstance(m, nn.Conv2d)]
-    return len(module.layers) == 5 and all(c.kernel_size == (1, 1) for c in convs)
-
-
 def use_fast_forward(model: nn.Module) -> nn.Module:
     """Switch every mmdet PVT attention and point-wise MixFFN, mmpretrain attention,
     Swin window attention and shifted-window wrapper inside ``model`` to the forwards
@@ -377,6 +327,9 @@ def use_fast_forward(model: nn.Module) -> nn.Module:
     (parameters and keys unchanged); returns ``model``. Drop-path rates that
     mmpretrain stores as numpy floats become Python floats (the same value; under
     torch.compile a numpy rate is a data-dependent branch, a graph break)."""
+    pvt_blocks = None  # an mmdet PVT module exists only once mmdet's PVT is imported
+    if PVT_MODULE in sys.modules:
+        from . import fast_pvt_blocks as pvt_blocks
     for module in model.modules():
         if isinstance(module, DropPath):
             module.drop_prob = float(module.drop_prob)
@@ -386,8 +339,15 @@ def use_fast_forward(model: nn.Module) -> nn.Module:
             module.__class__ = UnbindQKVWindowMSA
         elif type(module) is ShiftWindowMSA:
             module.__class__ = PermutedShiftWindowMSA
-        elif type(module) is SpatialReductionAttention and _is_plain_attention(module):
-            module.__class__ = SDPASpatialReductionAttention
-        elif type(module) is MixFFN and _is_pointwise_mix_ffn(module):
-            module.__class__ = LinearMixFFN
+        elif pvt_blocks is not None:
+            module.__class__ = pvt_blocks.fast_pvt_class(module)
     return model
+
+
+def __getattr__(name: str):
+    """The PVT forwards, from :mod:`.fast_pvt_blocks` on first use: mmdet's PVT
+    imports mmcv's compiled ops, which ViT and Swin do without."""
+    if name in PVT_FORWARDS:
+        from . import fast_pvt_blocks
+        return getattr(fast_pvt_blocks, name)
+    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')

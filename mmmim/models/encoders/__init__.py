@@ -1,5 +1,13 @@
-from .pvt import MaskedPVT, pooled_sr_to_conv
+from mmmim.converters.pvt import pooled_sr_to_conv
+from mmmim.registry import MODELS
+from mmmim.utils.mmcv_ops import register_needs_ops
+
 from .swin import MaskedSwin
 from .vit import MaskedViT
+
+try:  # mmdet's PVT, which MaskedPVT extends, imports mmcv's compiled ops
+    from .pvt import MaskedPVT
+except ModuleNotFoundError as error:  # an mmcv without them: building it says how
+    MaskedPVT = register_needs_ops(MODELS, 'MaskedPVT', error)
 
 __all__ = ['MaskedPVT', 'MaskedSwin', 'MaskedViT', 'pooled_sr_to_conv']
