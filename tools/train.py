@@ -44,6 +44,7 @@ from mmmim import registry as mmmim_registry
 from mmmim.checkpoint_io import CheckpointError
 from mmmim.engine import TrainSetupReportHook, init_cpu_distributed
 from mmmim.engine.dist import cuda_unusable_reason
+from mmmim.engine.hooks import PreemptionCheckpointHook
 
 AMP_WRAPPERS = ('AmpOptimWrapper', 'GuardedAmpOptimWrapper')
 # by module path: found under any default scope (mmdet / mmseg configs too)
@@ -52,6 +53,8 @@ FP32_WRAPPERS = ('OptimWrapper', 'GuardedOptimWrapper')
 DATALOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 #: cuBLAS workspace setting that makes its GEMMs deterministic (CUDA >= 10.2)
 CUBLAS_DETERMINISTIC = ':4096:8'
+#: NCCL / gloo collective timeout (seconds) for configs that set none
+COLLECTIVE_TIMEOUT_S = 3600
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -168,12 +171,21 @@ def apply_args(cfg: Config, args: argparse.Namespace) -> None:
         cfg.work_dir = osp.join('work_dirs', osp.splitext(osp.basename(args.config))[0])
     set_resume(cfg, args.resume)
     use_atomic_checkpoints(cfg)
+    set_collective_timeout(cfg)
     if args.amp:
         use_amp(cfg)
     if args.auto_scale_lr:
         enable_auto_scale_lr(cfg)
     if args.deterministic:
         use_deterministic(cfg)
+
+
+def set_collective_timeout(cfg: Config, seconds: int = COLLECTIVE_TIMEOUT_S) -> None:
+    """``env_cfg.dist_cfg.timeout`` (seconds) where the config sets none: NCCL's
+    10-minute default is shorter than a rank-0 checkpoint write to a slow shared file
+    system, which the other ranks wait for inside their next collective."""
+    env_cfg = cfg.setdefault('env_cfg', ConfigDict())
+    env_cfg.setdefault('dist_cfg', ConfigDict(backend='nccl')).setdefault('timeout', seconds)
 
 
 def use_deterministic(cfg: Config) -> None:
@@ -265,11 +277,14 @@ def setup_cpu_distributed(cfg: Config) -> None:
 
 
 def build_runner(cfg: Config) -> Runner:
-    """The config's runner, with the batch / lr report hook."""
+    """The config's runner, with the batch / lr report hook and the preemption hook
+    (a checkpoint on SIGTERM / SIGUSR1) added to configs that do not list them
+    (mmdet / mmseg configs inherit their own runtimes)."""
     runner = (Runner.from_cfg(cfg) if 'runner_type' not in cfg
               else mmmim_registry.RUNNERS.build(cfg))
-    if not any(isinstance(h, TrainSetupReportHook) for h in runner.hooks):
-        runner.register_hook(TrainSetupReportHook())
+    for hook_type in (TrainSetupReportHook, PreemptionCheckpointHook):
+        if not any(isinstance(h, hook_type) for h in runner.hooks):
+            runner.register_hook(hook_type())
     return runner
 
 

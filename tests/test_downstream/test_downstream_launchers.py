@@ -68,7 +68,7 @@ def test_mim_slurm_train__srun_with_the_pretrain_options(library, tmp_path):
                     tmp_path / 'ckpt.pth'], env=env, check=True)
     args = (tmp_path / 'args').read_text().split('\n')[:-1]
     for expected in ('-p', 'gpu', '--job-name=cfg', '--gres=gpu:8', '--ntasks=16',
-                     '--ntasks-per-node=8', '--cpus-per-task=5', '--qos=high'):
+                     '--ntasks-per-node=8', '--cpus-per-task=10', '--qos=high'):
         assert expected in args
     start = args.index('/opt/py')
     assert args[start:start + 5] == ['/opt/py', '-u', str(ROOT / 'tools/train.py'), 'cfg.py',

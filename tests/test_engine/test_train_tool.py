@@ -276,3 +276,21 @@ def test_num_workers_auto__only_auto_loaders_change():
     assert cfg.train_dataloader.num_workers == 3
     assert isinstance(cfg.val_dataloader.num_workers, int)
     assert cfg.val_dataloader.num_workers >= 1
+
+
+def test_collective_timeout__an_hour_where_the_config_sets_none_kept_where_it_does():
+    # the mmdet config inherits mmdet's runtime (no timeout); the demo sets one itself
+    assert configured_from(DETECTION_CONFIG).env_cfg.dist_cfg.timeout == 3600
+    assert configured_from(DETECTION_CONFIG).env_cfg.dist_cfg.backend == 'nccl'
+    cfg = configured_from(DETECTION_CONFIG, '--cfg-options', 'env_cfg.dist_cfg.timeout=60')
+    assert cfg.env_cfg.dist_cfg.timeout == 60
+
+
+def test_build_runner__every_config_gets_the_preemption_hook_once(tmp_path):
+    from mmmim.engine.hooks import PreemptionCheckpointHook
+    for extra in ([], ['custom_hooks=[]']):  # listed by the runtime, or not at all
+        options = ['--cfg-options', *extra] if extra else []
+        cfg = configured('--work-dir', str(tmp_path / 'run'), *options)
+        runner = train_tool.build_runner(cfg)
+        hooks = [h for h in runner.hooks if isinstance(h, PreemptionCheckpointHook)]
+        assert len(hooks) == 1

@@ -13,7 +13,6 @@ from typing import Callable, Dict, Optional, Sequence
 import torch
 import torch.distributed as torch_dist
 from mmengine.dist import (
-    all_gather_object,
     all_reduce,
     barrier,
     get_world_size,
@@ -27,7 +26,6 @@ from mmmim.checkpoint_io import write_atomically
 from mmmim.registry import HOOKS
 
 from ..optimizers.zero import consolidate_sharded_states
-from ..random_states import capture_random_states
 from .atomic_checkpoint_hook import ATOMIC_BACKEND
 from .random_state_hook import RandomStateHook
 
@@ -206,14 +204,8 @@ class PreemptionCheckpointHook(Hook):
     def _gather_random_states(runner) -> None:
         """Have every rank's random states in the checkpoint (``RandomStateHook``)."""
         for hook in runner.hooks:
-            if not isinstance(hook, RandomStateHook) or get_world_size() == 1:
-                continue
-            gather = getattr(hook, 'gather_states', None)
-            if gather is not None:
-                gather(runner)
-            else:  # RandomStateHook without gather_states(): its gather, done here
-                hook._gathered = all_gather_object(capture_random_states())
-                hook._gathered_after = runner.iter + 1
+            if isinstance(hook, RandomStateHook):
+                hook.gather_states(runner)
 
     @staticmethod
     def _save(runner) -> str:

@@ -44,7 +44,13 @@ class RandomStateHook(Hook):
     def after_train_iter(self, runner, batch_idx: int, data_batch=None,
                          outputs=None) -> None:
         """Gather all ranks' states (a collective) when a checkpoint may follow."""
-        if get_world_size() > 1 and self._checkpoint_may_follow(runner, batch_idx):
+        if self._checkpoint_may_follow(runner, batch_idx):
+            self.gather_states(runner)
+
+    def gather_states(self, runner) -> None:
+        """Gather every rank's states now (a collective: every rank calls it), for a
+        checkpoint written after this iteration (by a checkpoint or preemption hook)."""
+        if get_world_size() > 1:
             self._gathered = all_gather_object(capture_random_states())
             self._gathered_after = runner.iter + 1
 
