@@ -195,6 +195,9 @@ class Export:
     report: LoadReport
     max_abs_diff: Optional[float] = None
     notes: List[str] = field(default_factory=list)
+    #: False when timm's architecture differs from ours by design (Swin windows of
+    #: compact masking): the check then reports the difference without failing.
+    exact: bool = True
 
 
 def export_timm(ckpt: str, out: str, arch: Optional[str] = None,
@@ -222,9 +225,11 @@ def export_timm(ckpt: str, out: str, arch: Optional[str] = None,
     write_timm_folder(out, model, converted, export, timm_pretrained_cfg(arch, hw, mean, std),
                       pre)
     if verify:
-        export.max_abs_diff = compare_features(out, encoder, family, hw)
-    write_model_card(out, pre, export, f'timm features equal the mmmim encoder\'s on random '
-                     f'{hw[0]}x{hw[1]} images', timm_usage(out, export))
+        export.max_abs_diff = compare_features(out, encoder, family, hw, strict=export.exact)
+    check = (f'timm features equal the mmmim encoder\'s on random {hw[0]}x{hw[1]} images'
+             if export.exact else 'timm features compared with the mmmim encoder\'s on '
+             f'random {hw[0]}x{hw[1]} images (different by design, see the notes)')
+    write_model_card(out, pre, export, check, timm_usage(out, export))
     return export
 
 
@@ -240,6 +245,7 @@ def _family_args(export: Export, encoder: nn.Module, pre: Pretraining) -> Dict:
         export.notes.append(f'stage windows {ours} in pretraining (compact masking) but '
                             f'{theirs} in timm at {img_size} px: bias tables resized, '
                             'features are not identical by design')
+        export.exact = False
     return dict(window_size=theirs)
 
 
@@ -297,11 +303,11 @@ def encoder_features(encoder: nn.Module, family: str, images: torch.Tensor) -> t
 
 
 def compare_features(out: str, encoder: nn.Module, family: str, hw, seed: int = 0,
-                     batch: int = 2) -> float:
+                     batch: int = 2, strict: bool = True) -> float:
     """Build timm's model from the folder (offline, ``local-dir:``), run it and our
-    encoder on the same random images; the largest absolute difference. Raises
-    ExportError when they differ beyond float32 rounding (1e-4, relative to the
-    features' scale)."""
+    encoder on the same random images; the largest absolute difference. With
+    ``strict``, ExportError when they differ beyond float32 rounding (1e-4, relative
+    to the features' scale)."""
     import timm
     model = timm.create_model(f'local-dir:{out}', pretrained=True).eval()
     images = torch.randn(batch, 3, *hw, generator=torch.Generator().manual_seed(seed))
@@ -309,7 +315,7 @@ def compare_features(out: str, encoder: nn.Module, family: str, hw, seed: int = 
     with torch.no_grad():
         theirs = model.forward_features(images)
     diff = (ours - theirs).abs().max().item()
-    if diff > 1e-4 * max(1., ours.abs().max().item()):
+    if strict and diff > 1e-4 * max(1., ours.abs().max().item()):
         raise ExportError(f'timm features differ from the encoder\'s by {diff:.3g}')
     return diff
 
