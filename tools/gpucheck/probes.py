@@ -20,7 +20,6 @@ from typing import Callable, Dict, List, Optional
 ATTENTION_KERNEL = re.compile(r'flash|efficient|mem_eff|cudnn|fmha|scaled_dot_product|'
                               r'softmax', re.IGNORECASE)
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-CEILING_SIDE = 8192  # bf16 matmul ceiling: 1.1 TFLOP per product, well past launch costs
 
 
 def command_output(command: List[str]) -> Optional[str]:
@@ -120,9 +119,9 @@ def probe_ceiling(args: argparse.Namespace) -> dict:
     a side that fills the chip)."""
     import torch
 
-    from mmmim.utils.benchmark import matmul_ceiling
-    flops = matmul_ceiling('cuda', torch.bfloat16, CEILING_SIDE, repeats=10)
-    return dict(bf16_flops_per_s=flops, side=CEILING_SIDE)
+    from mmmim.utils.benchmark.measure import ceiling_size, matmul_ceiling
+    flops = matmul_ceiling('cuda', torch.bfloat16, repeats=10)
+    return dict(bf16_flops_per_s=flops, side=ceiling_size('cuda'))
 
 
 def sync_sites(caught: List[warnings.WarningMessage]) -> List[str]:

@@ -21,7 +21,8 @@ from .precision import amp_dtype, build_benchmark_optim_wrapper
 FIGURES = ('images_per_s', 'sec_per_iter', 'peak_mem_mb', 'params', 'params_trainable',
            'flops_per_step', 'achieved_flops_per_s', 'matmul_ceiling_flops_per_s',
            'flop_fraction')
-CEILING_SIZE = 2048  # side of the square matrices timed for the matmul ceiling
+CEILING_SIZE = 2048  # side of the square matrices timed for the matmul ceiling (CPU)
+CUDA_CEILING_SIZE = 8192  # on a GPU 2048^3 takes microseconds: the timer would dominate
 
 
 class StageError(RuntimeError):
@@ -132,10 +133,17 @@ def count_step_flops(model: nn.Module, wrapper: OptimWrapper, batch: dict) -> in
     return count_flops(train_step_fn(model, wrapper, batch))
 
 
-def matmul_ceiling(device: str, dtype: Optional[torch.dtype], size: int = CEILING_SIZE,
+def ceiling_size(device: str) -> int:
+    """Side of the square matrices whose product times the ceiling on ``device``."""
+    return CUDA_CEILING_SIZE if device.startswith('cuda') else CEILING_SIZE
+
+
+def matmul_ceiling(device: str, dtype: Optional[torch.dtype], size: Optional[int] = None,
                    repeats: int = 5) -> float:
     """Best FLOP/s of a ``size``-cubed matrix multiplication at the step's precision
-    (``dtype`` None: fp32), timed in this process with the same threads."""
+    (``dtype`` None: fp32), timed in this process with the same threads (``size``
+    None: :func:`ceiling_size` of the device)."""
+    size = size or ceiling_size(device)
     a = torch.randn(size, size, device=device, dtype=dtype or torch.float32)
     b = torch.randn(size, size, device=device, dtype=dtype or torch.float32)
     best = float('inf')

@@ -1,7 +1,7 @@
 """Ratios and the plain-text table of benchmark records."""
 from typing import List, Tuple
 
-from .measure import CEILING_SIZE
+from .measure import ceiling_size
 
 
 def add_ratios(results: List[dict]) -> None:
@@ -53,7 +53,7 @@ def format_table(results: List[dict]) -> str:
                      f"{r['warmup']} warm-up, data: {data}, {r['device']} {r['dtype']}, "
                      f"{r['num_threads']} threads, torch {r['torch_version']}; "
                      + (f"matmul ceiling {r['matmul_ceiling_flops_per_s'] / 1e9:.0f} "
-                        f"GFLOP/s ({CEILING_SIZE}^3, same process and precision); "
+                        f"GFLOP/s ({ceiling_size(r['device'])}^3, same process and precision); "
                         if r.get('matmul_ceiling_flops_per_s') else '') +
                      f"memory: {memory}; ratios vs {r['config']}")
     lines += [f"FAILED {r['config']}: {r['error']}" for r in results if r.get('error')]
