@@ -24,9 +24,8 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 import torch
 from torch import nn
 
-from mmmim.checkpoint_io import read_checkpoint
-
 from .common import StateDict, available_converters, get_converter, unwrap
+from .files import format_of, read_source, report_metadata, save_safetensors
 from .pos_embed import resize_abs_pos_embed, resize_rel_pos_bias_table
 from .report import ConversionError, LoadReport
 
@@ -254,19 +253,26 @@ def built_quietly(config: str, cfg_options: Optional[dict] = None) -> nn.Module:
 
 
 def import_file(src: str, dst: str, config: str, source: Optional[str] = None,
-                cfg_options: Optional[dict] = None) -> Tuple[StateDict, LoadReport]:
-    """Import ``src`` for the pretraining model of ``config``; write ``dst``
-    (``{'state_dict': ..., 'meta': {... 'load_report': ...}}``, what ``load_from``
-    and ``visualize_reconstruction.py`` read). Nothing is written on failure."""
+                cfg_options: Optional[dict] = None, fmt: Optional[str] = None
+                ) -> Tuple[StateDict, LoadReport]:
+    """Import ``src`` (any checkpoint, or ``.safetensors``) for the pretraining model
+    of ``config``; write ``dst``: ``{'state_dict': ..., 'meta': {... 'load_report':
+    ...}}`` (what ``load_from`` and ``visualize_reconstruction.py`` read), or with
+    ``fmt='safetensors'`` (or a ``.safetensors`` dst) the flat keys with the report
+    in the metadata. Nothing is written on failure."""
+    fmt = format_of(dst, fmt)
     model = built_quietly(config, cfg_options)
-    checkpoint = read_checkpoint(src)
+    checkpoint = read_source(src)
     source = source or detect_source(checkpoint)
     state, report = import_checkpoint(checkpoint, model, source)
     report.source += f' from {src}'
+    meta = dict(imported_from=str(src), source=source, config=str(config))
     Path(dst).parent.mkdir(parents=True, exist_ok=True)
-    meta = dict(imported_from=str(src), source=source, config=str(config),
-                load_report=report.summary())
-    torch.save({'state_dict': state, 'meta': meta}, dst)
+    if fmt == 'safetensors':
+        save_safetensors(state, dst, report_metadata(report, **meta))
+    else:
+        torch.save({'state_dict': state, 'meta': dict(meta, load_report=report.summary())},
+                   dst)
     return state, report
 
 
@@ -275,7 +281,7 @@ def check_load_from(model: nn.Module, path: str) -> LoadReport:
     and only warns): the load report; raises :class:`ConversionError` when the
     encoder or a decoder would not load, and for a released checkpoint that must be
     imported first (saying how)."""
-    checkpoint = read_checkpoint(path)
+    checkpoint = read_source(path)
     try:
         source = detect_source(checkpoint)
     except ValueError:
@@ -295,7 +301,7 @@ def check_load_from(model: nn.Module, path: str) -> LoadReport:
 
 
 def import_file_cli(src: str, dst: str, config: Optional[str], source: Optional[str] = None,
-                    cfg_options: Optional[dict] = None) -> int:
+                    cfg_options: Optional[dict] = None, fmt: Optional[str] = None) -> int:
     """:func:`import_file` for the command line: prints the report, or the reason on
     stderr; returns the exit status (1 on failure, nothing written)."""
     import sys
@@ -306,7 +312,7 @@ def import_file_cli(src: str, dst: str, config: Optional[str], source: Optional[
               file=sys.stderr)
         return 1
     try:
-        state, report = import_file(src, dst, config, source, cfg_options)
+        state, report = import_file(src, dst, config, source, cfg_options, fmt)
     except (CheckpointError, ConversionError, ValueError, KeyError) as err:
         print(f'import failed: {err}', file=sys.stderr)
         return 1

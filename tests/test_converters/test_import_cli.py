@@ -105,3 +105,18 @@ def test_check_load_from__imported_file_ok_released_or_partial_files_fail(tmp_pa
                encoder_only)
     with pytest.raises(ConversionError, match='the decoder did not load'):
         check_load_from(model, str(encoder_only))
+
+
+def test_import_cli__safetensors_source_and_output_keep_tensors_and_report(tmp_path):
+    from safetensors.torch import save_file
+
+    from mmmim.converters.files import read_load_report, read_safetensors
+    state = official_demo_checkpoint(tmp_path / 'unused.pth')
+    src, dst = tmp_path / 'model.safetensors', tmp_path / 'imported.safetensors'
+    save_file({k: v.contiguous() for k, v in state.items()}, str(src))
+    assert convert_tool().main([str(src), str(dst), '--to', 'mmmim',
+                                '--config', str(DEMO)]) == 0
+    tensors, meta = read_safetensors(str(dst))
+    assert meta['source'] == 'mae-official' and read_load_report(str(dst)).ok
+    torch.testing.assert_close(tensors['encoder.layers.3.ffn.layers.1.weight'],
+                               state['blocks.3.mlp.fc2.weight'], atol=0, rtol=0)

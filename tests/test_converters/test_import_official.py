@@ -155,6 +155,17 @@ def test_mae_official__imported_model_computes_the_official_forward(mae_model, o
     torch.testing.assert_close(pred, pred_ref, atol=1e-5, rtol=0)
 
 
+def test_mae_official__other_image_size_resizes_the_encoder_positions(official_mae):
+    """A 96-px config (6x6 patches): pos_embed resized bicubically, class token kept;
+    the decoder's positions are regenerated for the new grid."""
+    model = built(tiny_mae_cfg(96))
+    state, report = import_checkpoint(official_mae, model)
+    assert state['encoder.pos_embed'].shape == (1, 1 + 36, 32)
+    torch.testing.assert_close(state['encoder.pos_embed'][:, :1],
+                               official_mae['model']['pos_embed'][:, :1], atol=0, rtol=0)
+    assert any(n.startswith('encoder.pos_embed resized') for n in report.notes)
+
+
 def test_mae_official__missing_encoder_block_tensor_fails_naming_the_encoder(
         mae_model, official_mae):
     state = dict(official_mae['model'])

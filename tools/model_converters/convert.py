@@ -54,7 +54,7 @@ def main(argv=None) -> int:
     if args.to == TARGET:
         from mmmim.utils.config import parse_cfg_options
         return import_file_cli(args.src, args.dst, args.config, args.source,
-                               parse_cfg_options(args.cfg_options))
+                               parse_cfg_options(args.cfg_options), args.format)
     return converters.files.convert_file_cli(args.src, args.dst, args.to, args.family,
                                              img_size=args.img_size,
                                              window_size=args.window_size,
