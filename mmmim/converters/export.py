@@ -56,6 +56,8 @@ class Pretraining:
         config_name: the config file's name, else the run's ``experiment_name``.
         epoch: epochs trained when saved (``meta['epoch']``), if known.
         max_epochs: the run's planned epochs (``train_cfg.max_epochs``), if known.
+        iteration, max_iters: the same in iterations (``meta['iter']``,
+            ``train_cfg.max_iters`` of an iteration-based run).
     """
     path: str
     checkpoint: dict
@@ -64,7 +66,19 @@ class Pretraining:
     config_name: str = 'unknown'
     epoch: Optional[int] = None
     max_epochs: Optional[int] = None
+    iteration: Optional[int] = None
+    max_iters: Optional[int] = None
     notes: List[str] = field(default_factory=list)
+
+    def progress(self) -> str:
+        """'3 of 400 epochs', '2000 of 5000 iterations', or what is known."""
+        def part(done, total, unit):
+            return f'{done} of {total} {unit}' if total else f'{done} {unit}'
+        if self.max_iters and self.iteration is not None:
+            return part(self.iteration, self.max_iters, 'iterations')
+        if self.epoch is not None:
+            return part(self.epoch, self.max_epochs, 'epochs')
+        return 'unknown'
 
 
 def read_pretraining(path: str, config: Optional[str] = None) -> Pretraining:
@@ -84,8 +98,9 @@ def read_pretraining(path: str, config: Optional[str] = None) -> Pretraining:
     if 'model' not in cfg or 'encoder' not in cfg.model:
         raise ExportError(f'the config from {source} has no model.encoder: not an '
                           'mmmim pretraining config')
-    max_epochs = cfg.get('train_cfg', {}).get('max_epochs')
-    return Pretraining(path, checkpoint, cfg, source, name, meta.get('epoch'), max_epochs)
+    train_cfg = cfg.get('train_cfg') or {}
+    return Pretraining(path, checkpoint, cfg, source, name, meta.get('epoch'),
+                       train_cfg.get('max_epochs'), meta.get('iter'), train_cfg.get('max_iters'))
 
 
 def build_module(cfg: dict, state: Dict[str, torch.Tensor], source: str) -> nn.Module:
@@ -337,8 +352,6 @@ def write_model_card(out: str, pre: Pretraining, export: Export, check: str,
                      pipeline: str = 'image-feature-extraction') -> None:
     """README.md: pretraining config, epochs, load report, the export ``check``
     (what was compared), ``usage`` (Python lines)."""
-    epochs = (f'{pre.epoch} of {pre.max_epochs}' if pre.epoch is not None and pre.max_epochs
-              else str(pre.epoch if pre.epoch is not None else 'unknown'))
     if export.max_abs_diff is None:
         check = 'not run (--no-verify)'
     else:
@@ -352,7 +365,7 @@ def write_model_card(out: str, pre: Pretraining, export: Export, check: str,
         f'- config: `{pre.config_name}` (from {pre.config_source})',
         f'- algorithm: {pre.cfg.model.get("type")} with {pre.cfg.model.encoder.get("type")} '
         f'encoder and {pre.cfg.model.get("decoder", {}).get("type")} decoder',
-        f'- epochs: {epochs}',
+        f'- trained: {pre.progress()}',
         f'- checkpoint: `{osp.basename(pre.path)}`',
         *[f'- note: {n}' for n in export.notes], '',
         '## Load report', '', '```text', export.report.summary(), '```', '',

@@ -94,7 +94,7 @@ def test_export_hf__model_card_states_config_epochs_and_load_report(vit_export):
     _, _, out, _ = vit_export
     card = (out / 'README.md').read_text()
     assert card.startswith('---\nlibrary_name: timm\n')
-    assert 'config: `tiny_mae_run`' in card and 'epochs: 3 of 4' in card
+    assert 'config: `tiny_mae_run`' in card and 'trained: 3 of 4 epochs' in card
     assert 'status: OK, backbone fully loaded' in card and 'secondary_token' in card
     assert "type='MaskedViT'" in card                           # the full config
     assert "timm features equal the mmmim encoder's" in card
@@ -217,3 +217,12 @@ def test_export_hf__without_transformers_exits_1_saying_how_to_install(vit_expor
     result = run_tool('export_hf.py', ckpt, str(tmp_path / 'hf'), '--library', 'transformers')
     assert result.returncode == 1 and 'pip install "transformers' in result.stderr
     assert not (tmp_path / 'hf').exists()
+
+
+def test_pretraining_progress__epochs_or_iterations_of_the_run():
+    from mmmim.converters.export import Pretraining
+    cfg = Config(dict(model=dict()))
+    assert Pretraining('c', {}, cfg, 's', epoch=3, max_epochs=400).progress() == '3 of 400 epochs'
+    assert Pretraining('c', {}, cfg, 's', epoch=0, iteration=2000,
+                       max_iters=5000).progress() == '2000 of 5000 iterations'
+    assert Pretraining('c', {}, cfg, 's').progress() == 'unknown'
