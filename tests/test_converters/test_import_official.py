@@ -329,6 +329,26 @@ def test_simmim_official__merging_and_pixel_shuffle_decoder_compute_the_official
     torch.testing.assert_close(state['encoder.mask_token'], source['encoder.mask_token'])
 
 
+def test_simmim_official__encoder_equals_mmdets_official_swin_converter():
+    """mmdet's ``swin_converter`` (official Swin -> mm keys, its own unfold-order
+    correction) gives the same encoder tensors as the import."""
+    from mmdet.models.backbones.swin import swin_converter
+    model = built(simmim_cfg())
+    ckpt = official_simmim(model)
+    state, _ = import_checkpoint(ckpt, model)
+    official = {k[len('encoder.'):]: v for k, v in ckpt['model'].items()
+                if k.startswith('encoder.layers.') or k.startswith('encoder.patch_embed.')}
+    reference = swin_converter(official)
+    compared = 0
+    for key, value in reference.items():
+        ours = 'encoder.' + key[len('backbone.'):]
+        if not key.endswith(('relative_position_index', 'attn_mask')):
+            torch.testing.assert_close(state[ours], value, atol=0, rtol=0)
+            compared += 1
+    assert compared == sum(k.startswith('encoder.') and not k.endswith(
+        ('relative_position_index', 'mask_token', 'norm3.weight', 'norm3.bias')) for k in state)
+
+
 def test_simmim_official__renamed_tensors_equal_the_source():
     model = built(simmim_cfg())
     ckpt = official_simmim(model)
@@ -339,6 +359,36 @@ def test_simmim_official__renamed_tensors_equal_the_source():
     for key in plain:
         torch.testing.assert_close(state[key], source[simmim_official_name(key)], atol=0, rtol=0)
     assert len(plain) + 3 * 3 + 2 == len(report.matched)
+
+
+def test_simmim_mmpretrain__imported_model_computes_mmpretrains_simmim():
+    """mmpretrain's SimMIMSwinTransformer + SimMIMLinearDecoder (perturbed) and the
+    imported model give the same reconstructions of masked images."""
+    from mmpretrain.models.necks import SimMIMLinearDecoder
+    from mmpretrain.models.selfsup.simmim import SimMIMSwinTransformer
+    torch.manual_seed(4)
+    swin = SimMIMSwinTransformer(arch=TINY_SWIN, img_size=128, out_indices=(3,),
+                                 stage_cfgs=dict(window_size=4))
+    neck = SimMIMLinearDecoder(in_channels=128, encoder_stride=32)
+    with torch.no_grad():
+        for module in (swin, neck):
+            for p in module.parameters():
+                p.add_(0.05 * torch.randn_like(p))
+            module.eval()
+    ckpt = {'state_dict': {**{f'backbone.{k}': v for k, v in swin.state_dict().items()},
+                           **{f'neck.{k}': v for k, v in neck.state_dict().items()}}}
+    model = built(simmim_cfg())
+    state, _ = import_checkpoint(ckpt, model)
+    model.load_state_dict(state, strict=True)
+    images = photo_tensor(128)
+    mask = torch.zeros(4, 16, dtype=torch.bool)
+    mask[:, [1, 2, 6, 9, 11, 12, 13, 15]] = True                 # 8 of 16 32-px units
+    masks = MaskSet(mask, GRID, 32)
+    token_mask = mask.view(4, 4, 1, 4, 1).expand(-1, -1, 8, -1, 8).reshape(4, 32, 32)
+    with torch.no_grad():
+        reference = neck(swin(images, token_mask)[0])                # [4, 3, 128, 128]
+        pred = model.decoder(model.encoder(images, masks), masks)
+    torch.testing.assert_close(unpatchify(pred, 32, GRID), reference, atol=1e-4, rtol=0)
 
 
 def test_simmim_mmpretrain__backbone_and_neck_land_on_encoder_and_decoder():
