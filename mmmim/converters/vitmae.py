@@ -41,6 +41,7 @@ from .export import (
     Pretraining,
     build_module,
     data_normalization,
+    max_difference,
     read_pretraining,
     write_model_card,
 )
@@ -202,8 +203,8 @@ def compare_reconstructions(out: str, model: nn.Module, seed: int = 0,
         theirs = hf(pixel_values=images, noise=noise_for_mask(masks.mask))
     if not torch.equal(theirs.mask.bool(), masks.mask):
         raise ExportError('transformers masked other units than the noise asked for')
-    diff = (ours - theirs.logits).abs().max().item()
-    if diff > 1e-4 * max(1., ours.abs().max().item()):
+    diff, rounding = max_difference(ours, theirs.logits)
+    if not rounding:
         raise ExportError(f'transformers\' reconstructions differ from ours by {diff:.3g}')
     if not torch.allclose(our_loss, theirs.loss, rtol=1e-4, atol=1e-6):
         raise ExportError(f'losses differ: ours {our_loss.item():.6g}, '
