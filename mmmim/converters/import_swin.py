@@ -57,7 +57,14 @@ from torch import nn
 
 from .common import StateDict, register_converter
 from .import_vit import HOG_FILTERS, MMPRETRAIN_EXTRAS, TIMM_BLOCK, check_levels
-from .imports import Rule, import_by_rules, renamed, sincos_reason, source_tensors
+from .imports import (
+    Rule,
+    eps_note,
+    import_by_rules,
+    renamed,
+    sincos_reason,
+    source_tensors,
+)
 from .report import ConversionError, LoadReport
 from .swin import merging_permutation
 
@@ -163,6 +170,8 @@ def localmim_swin_to_mmmim(checkpoint: dict, model: nn.Module) -> Tuple[StateDic
     report.notes.append('the official encoder is sparse (visible tokens only, no mask '
                         "token): our mask-token encoder's encoder.mask_token keeps the "
                         "config's initialization")
+    note = eps_note(model.encoder, 1e-6, 'encoder')  # the official Swin-B/L use 1e-6
+    report.notes += [note] if note else []
     return converted, report
 
 

@@ -57,6 +57,7 @@ from torch import nn
 from .common import StateDict, register_converter
 from .imports import (
     Rule,
+    eps_note,
     import_by_rules,
     position_permutation,
     renamed,
@@ -199,4 +200,8 @@ def localmim_vit_to_mmmim(checkpoint: dict, model: nn.Module) -> Tuple[StateDict
                     default=-1)
     check_levels(model, ['block1', 'block3', f'block{depth - 3}', 'out'], [4, 2, 1, 0.5],
                  'the official LocalMIM ViT')
-    return import_by_rules(checkpoint, model, 'localmim-vit-official->mmmim', localmim_vit_rules())
+    converted, report = import_by_rules(checkpoint, model, 'localmim-vit-official->mmmim',
+                                        localmim_vit_rules())
+    note = eps_note(model.decoders[0].head, 1e-6, 'x4 head')  # official channels-first LN
+    report.notes += [note] if note else []
+    return converted, report

@@ -143,6 +143,16 @@ def fit_shapes(converted: StateDict, target: StateDict, report: LoadReport) -> N
                             f'{tuple(converted[key].shape)}')
 
 
+def eps_note(module: nn.Module, official_eps: float, what: str) -> Optional[str]:
+    """A note when ``module``'s LayerNorms use another eps than the source's
+    (the weights import exactly; the outputs then differ slightly)."""
+    eps = sorted({m.eps for m in module.modules() if isinstance(m, nn.LayerNorm)})
+    if not eps or eps == [official_eps]:
+        return None
+    return (f'{what}: the source\'s LayerNorms use eps {official_eps:g}, this model\'s '
+            f'{", ".join(f"{e:g}" for e in eps)} (outputs differ slightly)')
+
+
 def check_parts(report: LoadReport, target: StateDict) -> None:
     """Note how much of each part loaded; raise :class:`ConversionError` naming the
     part when the encoder or a decoder is not complete."""

@@ -456,6 +456,7 @@ def test_localmim_vit_official__level_norms_decoders_and_heads_land_where_they_s
     assert len(report.dropped_on_purpose) == 8                  # 4 pos tables + 4 HOG
     count = sum(k.startswith('decoders.') for k in model.state_dict())
     assert f'decoders: {count}/{count} tensors' in report.notes
+    assert any(n.startswith("x4 head: the source's LayerNorms use eps 1e-06") for n in report.notes)
 
 
 def test_localmim_vit_official__other_levels_in_the_config_fail_naming_them():
@@ -513,6 +514,8 @@ def test_localmim_swin_official__greenmim_merging_and_levels_import_exactly():
     torch.testing.assert_close(state['encoder.mask_token'], before)  # the config's init
     assert report.expected_missing.count('encoder.mask_token') == 1
     assert any('sparse' in n for n in report.notes)
+    assert any(n.startswith("encoder: the source's LayerNorms use eps 1e-06, this model's 1e-05")
+               for n in report.notes)
 
 
 def test_ummae_swin_official__stops_naming_position_mlp_and_conv_merging():
