@@ -23,6 +23,11 @@ Each shim is small, idempotent and has a test that fails without it
    (``OverflowError: Python integer -29 out of bounds for uint8``): every second
    jittered image fails. :func:`adjust_hue` rotates the hue channel modulo 256 the
    same way and replaces it where mmcv and mmpretrain look it up.
+5. mmpretrain 1.2 imports its multimodal models whenever transformers >= 4.28 is
+   installed; under transformers 5 they fail at import and take ``import mmmim`` with
+   them. With transformers >= 5 they stay switched off (mmmim uses none of them), so
+   the transformers export (``tools/model_converters/export_hf.py``) can share the
+   environment.
 """
 import pickle
 
@@ -83,6 +88,24 @@ def _mmpretrain_resize_pos_embed(pos_embed, src_shape, dst_shape, mode='bicubic'
     from mmmim.converters.pos_embed import resize_abs_pos_embed
     return resize_abs_pos_embed(pos_embed, tuple(dst_shape), tuple(src_shape),
                                 num_extra_tokens=num_extra_tokens, mode=mode)
+
+
+def keep_mmpretrain_multimodal_off() -> bool:
+    """mmpretrain 1.2 imports its multimodal (BLIP, ...) models whenever transformers
+    >= 4.28 is installed, and those import names transformers 5 removed, so
+    ``import mmpretrain.models`` fails (``TypeError: NoneType takes no arguments``).
+    mmmim uses none of them: with transformers >= 5 they stay placeholders, as without
+    transformers. Runs before anything imports ``mmpretrain.models``."""
+    import importlib.metadata as metadata
+    try:
+        major = int(metadata.version('transformers').split('.')[0])
+    except metadata.PackageNotFoundError:
+        return False
+    if major < 5:
+        return False
+    import mmpretrain.utils.dependency as dependency
+    dependency.WITH_MULTIMODAL = False
+    return True
 
 
 def route_mmpretrain_resizers() -> list:
@@ -160,5 +183,6 @@ def route_adjust_hue() -> list:
 
 allow_training_checkpoint_globals()
 restore_numpy_aliases()
+keep_mmpretrain_multimodal_off()
 route_mmpretrain_resizers()
 route_adjust_hue()

@@ -161,3 +161,16 @@ def test_color_jitter__runs_with_hue_under_numpy_2():
     for _ in range(8):                                   # both signs of the hue factor
         out = jitter({'img': np.ascontiguousarray(data.chelsea()[..., ::-1])})['img']
         assert out.shape == (300, 451, 3) and out.dtype == np.uint8
+
+
+def test_mmpretrain_multimodal__off_with_transformers_5_untouched_before(monkeypatch):
+    import importlib.metadata as metadata
+
+    import mmpretrain.utils.dependency as dependency
+
+    from mmmim.compat import keep_mmpretrain_multimodal_off
+    monkeypatch.setattr(dependency, 'WITH_MULTIMODAL', True)
+    monkeypatch.setattr(metadata, 'version', lambda name: '4.46.0')
+    assert not keep_mmpretrain_multimodal_off() and dependency.WITH_MULTIMODAL
+    monkeypatch.setattr(metadata, 'version', lambda name: '5.2.0')
+    assert keep_mmpretrain_multimodal_off() and not dependency.WITH_MULTIMODAL
