@@ -63,6 +63,14 @@ def unwrap(checkpoint: dict) -> Tuple[StateDict, str]:
     return checkpoint, 'top level'
 
 
+def source_tensors(checkpoint: dict) -> Tuple[StateDict, str]:
+    """The checkpoint's tensors (:func:`unwrap`; a DistributedDataParallel
+    ``module.`` prefix removed) and where they were found."""
+    state, where = unwrap(checkpoint)
+    return {k[len('module.'):] if k.startswith('module.') else k: v
+            for k, v in state.items() if torch.is_tensor(v)}, where
+
+
 def split_backbone(checkpoint: dict) -> Tuple[StateDict, str, Dict[str, str]]:
     """Strip the layout's prefix and drop the other modules on purpose.
 
@@ -70,9 +78,7 @@ def split_backbone(checkpoint: dict) -> Tuple[StateDict, str, Dict[str, str]]:
         (backbone tensors with the prefix stripped, layout description,
         dropped key -> reason).
     """
-    state, where = unwrap(checkpoint)
-    state = {k[len('module.'):] if k.startswith('module.') else k: v
-             for k, v in state.items() if torch.is_tensor(v)}
+    state, where = source_tensors(checkpoint)
     for prefix, description, drops in LAYOUTS:
         if any(k.startswith(prefix) for k in state):
             backbone, dropped = {}, {}

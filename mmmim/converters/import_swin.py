@@ -55,7 +55,7 @@ from typing import List, Tuple
 import torch
 from torch import nn
 
-from .common import StateDict, register_converter
+from .common import StateDict, register_converter, source_tensors
 from .import_vit import HOG_FILTERS, MMPRETRAIN_EXTRAS, TIMM_BLOCK, check_levels
 from .imports import (
     Rule,
@@ -63,7 +63,6 @@ from .imports import (
     import_by_rules,
     renamed,
     sincos_reason,
-    source_tensors,
 )
 from .report import ConversionError, LoadReport
 from .swin import merging_permutation

@@ -54,7 +54,7 @@ from typing import Callable, List, Tuple
 import torch
 from torch import nn
 
-from .common import StateDict, register_converter
+from .common import StateDict, register_converter, source_tensors
 from .imports import (
     Rule,
     eps_note,
@@ -62,7 +62,6 @@ from .imports import (
     position_permutation,
     renamed,
     sincos_reason,
-    source_tensors,
 )
 from .report import ConversionError, LoadReport
 

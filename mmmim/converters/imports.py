@@ -24,7 +24,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 import torch
 from torch import nn
 
-from .common import StateDict, available_converters, get_converter, unwrap
+from .common import StateDict, available_converters, get_converter, source_tensors
 from .files import format_of, read_source, report_metadata, save_safetensors
 from .pos_embed import resize_abs_pos_embed, resize_rel_pos_bias_table
 from .report import ConversionError, LoadReport
@@ -77,15 +77,6 @@ def apply_rules(state: StateDict, rules: Sequence[Rule], report: LoadReport) -> 
         converted[match.expand(rule.target)] = (rule.transform(value) if rule.transform
                                                 else value)
     return converted
-
-
-def source_tensors(checkpoint: dict) -> Tuple[StateDict, str]:
-    """The checkpoint's tensors (``model`` / ``state_dict`` / top level; a
-    DistributedDataParallel ``module.`` prefix removed) and where they were."""
-    state, where = unwrap(checkpoint)
-    state = {k[len('module.'):] if k.startswith('module.') else k: v
-             for k, v in state.items() if torch.is_tensor(v)}
-    return state, where
 
 
 def position_permutation(table: torch.Tensor, extra_tokens: int) -> Optional[torch.Tensor]:
