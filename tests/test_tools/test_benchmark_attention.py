@@ -35,3 +35,12 @@ def test_table__one_row_per_shape(monkeypatch, capsys):
     rows = [line for line in lines if line.startswith('| tiny')]
     assert len(rows) == 2, rows
     assert all(row.count('|') == header.count('|') == 7 for row in rows), (header, rows)
+
+
+def test_swin_table__one_row_per_shape_six_timings(monkeypatch, capsys):
+    tool = load_tool()
+    monkeypatch.setattr(tool, 'SWIN_SHAPES', {'tiny swin': (1, (8, 8), 16, 2, 4)})
+    assert tool.main(['--runs', '1', '--swin']) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines()
+            if line.startswith('| tiny swin')]
+    assert len(rows) == 1 and rows[0].count('|') == 8
