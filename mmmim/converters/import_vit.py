@@ -10,11 +10,14 @@ C = encoder width, D = decoder width, L = patches, p = patch side::
     norm.*                                                   encoder final norm
     decoder_embed [D, C], mask_token [1, 1, D], decoder_pos_embed [1, 1 + L, D]
     decoder_blocks.j.* (timm Block), decoder_norm.*, decoder_pred [p*p*3, D]
+    [vis_mask_token [1, 1, C]]   UM-MAE ViT (implus/UM-MAE models_mae.py, same layout):
+                                 replaces secondary-masked patches before the positions
 
 -> ``encoder.*`` (mmpretrain ViT keys: ``patch_embed.projection``, ``layers.i.{ln1,
 attn.qkv, attn.proj, ln2, ffn.layers.0.0, ffn.layers.1}``, ``ln1``) and ``decoder.*``
 (:class:`MAEDecoder`: ``embed``, ``mask_token``, ``blocks.j``, ``norm``,
-``predictor``). q/k/v stay one fused ``qkv`` Linear in both (same [q; k; v] rows);
+``predictor``; UM-MAE's ``vis_mask_token`` is our ``encoder.secondary_token``, which
+a UM-MAE config builds). q/k/v stay one fused ``qkv`` Linear in both (same [q; k; v] rows);
 ``decoder_pos_embed`` is dropped: our decoder regenerates the fixed sin-cos table
 (the report says whether the checkpoint's equals it).
 
@@ -82,6 +85,7 @@ def timm_vit_encoder_rules() -> List[Rule]:
 def mae_official_rules() -> List[Rule]:
     return [*timm_vit_encoder_rules(),
             Rule(r'norm\.(weight|bias)', r'encoder.ln1.\1'),
+            Rule('vis_mask_token', 'encoder.secondary_token'),
             Rule(r'decoder_embed\.(weight|bias)', r'decoder.embed.\1'),
             Rule('mask_token', 'decoder.mask_token'),
             Rule('decoder_pos_embed', reason=sincos_reason(1, aligned=True)),

@@ -166,6 +166,19 @@ def test_mae_official__other_image_size_resizes_the_encoder_positions(official_m
     assert any(n.startswith('encoder.pos_embed resized') for n in report.notes)
 
 
+def test_ummae_vit_official__vis_mask_token_is_our_secondary_token(official_mae):
+    """UM-MAE's ViT is MAE's layout plus ``vis_mask_token``: it lands on a UM-MAE
+    config's secondary token; a plain MAE config has none and the import fails."""
+    token = torch.randn(1, 1, 32)
+    ckpt = {'model': dict(official_mae['model'], vis_mask_token=token)}
+    cfg = tiny_mae_cfg(IMAGE)
+    cfg['encoder']['secondary_token'] = True
+    state, _ = import_checkpoint(ckpt, built(cfg))
+    torch.testing.assert_close(state['encoder.secondary_token'], token, atol=0, rtol=0)
+    with pytest.raises(ConversionError, match='UNEXPECTED.*encoder.secondary_token'):
+        import_checkpoint(ckpt, built(tiny_mae_cfg(IMAGE)))
+
+
 def test_mae_official__missing_encoder_block_tensor_fails_naming_the_encoder(
         mae_model, official_mae):
     state = dict(official_mae['model'])
