@@ -74,6 +74,13 @@ TIMM_BLOCK = (('norm1', 'ln1'), ('attn.qkv', 'attn.qkv'), ('attn.proj', 'attn.pr
 HOG_FILTERS = Rule(r'hog_enc\..+', reason='HOG target filters (fixed; HOGTarget builds its own)')
 
 
+#: parts of an mmpretrain selfsup model that hold no weights of ours
+MMPRETRAIN_EXTRAS = (
+    Rule(r'(head|target_generator)\..+', reason='loss head / target generator (not a '
+         'module of the pretraining model)'),
+    Rule(r'data_preprocessor\..+', reason='data preprocessor (normalization is in the config)'))
+
+
 def timm_vit_encoder_rules() -> List[Rule]:
     """Official MAE-style (timm) ViT encoder keys -> ``encoder.*`` (no final norm)."""
     return [Rule(r'patch_embed\.proj\.(weight|bias)', r'encoder.patch_embed.projection.\1'),
@@ -103,13 +110,6 @@ def mmpretrain_mae_rules() -> List[Rule]:
             Rule(r'neck\.ln1\.(weight|bias)', r'decoder.norm.\1'),
             Rule(r'neck\.decoder_pred\.(weight|bias)', r'decoder.predictor.\1'),
             *MMPRETRAIN_EXTRAS]
-
-
-#: parts of an mmpretrain selfsup model that hold no weights of ours
-MMPRETRAIN_EXTRAS = (
-    Rule(r'(head|target_generator)\..+', reason='loss head / target generator (not a '
-         'module of the pretraining model)'),
-    Rule(r'data_preprocessor\..+', reason='data preprocessor (normalization is in the config)'))
 
 
 def localmim_vit_rules() -> List[Rule]:
