@@ -17,3 +17,5 @@ model = dict(
                  img_size={{_base_.image_size}}, patch_size=8),
     decoder=dict(dims=128, depth=2, num_heads=4, unit_size=8),
     target=dict(patch_size=8, normalize=False))
+# the held-out check (configs/_base_/heldout_check.py) every 100 epochs
+train_cfg = dict(val_interval=100)

@@ -1,12 +1,14 @@
 """Training machinery: guarded optimizer wrappers, hooks, a train loop and a sampler
-that resume mid-epoch, and CPU (gloo) distributed start-up. Importing this package
-registers its modules (it is the location of the engine registries, DATA_SAMPLERS
-included)."""
+that resume mid-epoch, the held-out check (a seeded val loop and its metric), and CPU
+(gloo) distributed start-up. Importing this package registers its modules (it is the
+location of the engine registries, DATA_SAMPLERS and METRICS included)."""
 from .dist import init_cpu_distributed
+from .heldout_check import MaskedUnitErrorMetric, SeededValLoop
 from .hooks import (
                     AtomicCheckpointHook,
                     ExpNameOnceLoggerHook,
                     ParamGroupLrHook,
+                    PreemptionCheckpointHook,
                     RandomStateHook,
                     ReconstructionVisualizationHook,
                     SkippedImagesHook,
@@ -25,9 +27,11 @@ from .samplers import ResumableSampler
 
 __all__ = [
     'AtomicCheckpointHook', 'ExpNameOnceLoggerHook', 'GuardedAmpOptimWrapper',
-    'GuardedOptimWrapper', 'LayerDecayOptimWrapperConstructor', 'NonFiniteLossGuardMixin',
-    'ParamGroupLrHook', 'RandomStateHook', 'ReconstructionVisualizationHook',
-    'ResumableEpochBasedTrainLoop', 'ResumableSampler', 'SkippedImagesHook',
+    'GuardedOptimWrapper', 'LayerDecayOptimWrapperConstructor', 'MaskedUnitErrorMetric',
+    'NonFiniteLossGuardMixin',
+    'ParamGroupLrHook', 'PreemptionCheckpointHook', 'RandomStateHook',
+    'ReconstructionVisualizationHook',
+    'ResumableEpochBasedTrainLoop', 'ResumableSampler', 'SeededValLoop', 'SkippedImagesHook',
     'TrainSetupReportHook', 'capture_random_states', 'init_cpu_distributed',
     'preserved_random_states', 'resolve_amp_dtype', 'restore_random_states'
 ]

@@ -1,4 +1,5 @@
-"""Reconstruction figures of masked image models (see :mod:`.figures`)."""
+"""Reconstruction figures of masked image models (see :mod:`.figures`), and the
+visualizer backend :class:`LocalMLflowVisBackend` (:mod:`.trackers`)."""
 from .canvas import Panel, compose_figure
 from .figures import Figure, reconstruction_figure
 from .hog_glyphs import hog_glyph_image
@@ -9,7 +10,9 @@ from .reconstruction import (
                              reconstruct_pixels,
                              reconstruction_grid,
 )
+from .trackers import LocalMLflowVisBackend
 
-__all__ = ['Figure', 'Panel', 'PixelReconstruction', 'compose_figure', 'hog_glyph_image',
-           'image_size_of', 'load_batch', 'load_model', 'load_square', 'masked_unit_errors',
-           'reconstruct_pixels', 'reconstruction_figure', 'reconstruction_grid']
+__all__ = ['Figure', 'LocalMLflowVisBackend', 'Panel', 'PixelReconstruction', 'compose_figure',
+           'hog_glyph_image', 'image_size_of', 'load_batch', 'load_model', 'load_square',
+           'masked_unit_errors', 'reconstruct_pixels', 'reconstruction_figure',
+           'reconstruction_grid']

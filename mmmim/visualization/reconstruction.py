@@ -31,7 +31,8 @@ from mmmim.models.targets.pixel import PixelTarget
 from mmmim.models.utils import patchify, resample_mask, unpatchify
 
 __all__ = ['PixelReconstruction', 'reconstruct_pixels', 'reconstruction_grid',
-           'masked_unit_errors', 'to_uint8', 'masked_input', 'preprocessor_stats',
+           'masked_unit_errors', 'mean_errors', 'seeded_masked_unit_errors', 'model_error',
+           'error_scalars', 'BASELINE_KEYS', 'to_uint8', 'masked_input', 'preprocessor_stats',
            'interpolate_visible', 'TRUE_STATS', 'NONE_BORROWED']
 
 TRUE_STATS = 'true patch statistics'
@@ -236,11 +237,55 @@ def masked_unit_errors_of(pred: torch.Tensor, raw: torch.Tensor, weight: torch.T
     return errors
 
 
+def mean_errors(errors: Sequence[Dict[str, Optional[float]]]) -> Dict[str, Optional[float]]:
+    """Mean of each error over ``errors`` (dicts of :func:`masked_unit_errors_of`;
+    None stays None)."""
+    return {k: (None if errors[0][k] is None else float(np.mean([e[k] for e in errors])))
+            for k in errors[0]}
+
+
 def masked_unit_errors(results: Sequence[PixelReconstruction]) -> Dict[str, Optional[float]]:
     """Mean over images of each error of :func:`masked_unit_errors_of` (None stays None)."""
-    keys = results[0].errors.keys()
-    return {k: (None if results[0].errors[k] is None
-                else float(np.mean([r.errors[k] for r in results]))) for k in keys}
+    return mean_errors([r.errors for r in results])
+
+
+def seeded_masked_unit_errors(model, images: torch.Tensor, seeds: Sequence[int]
+                              ) -> Dict[str, Optional[float]]:
+    """:func:`masked_unit_errors` of normalized ``images`` ``[B, 3, H, W]`` averaged
+    over one mask draw per seed (the global torch generator seeded with it); the
+    global random states are restored afterwards."""
+    from mmmim.engine.random_states import preserved_random_states
+    per_seed = []
+    with preserved_random_states():
+        for seed in seeds:
+            torch.manual_seed(seed)
+            per_seed.append(masked_unit_errors(reconstruct_pixels(model, images)))
+    return mean_errors(per_seed)
+
+
+def model_error(errors: Dict[str, Optional[float]]) -> Tuple[float, str]:
+    """(the model's masked-unit error, what was borrowed to get it): ``model`` (nothing
+    borrowed) where the target has it, else ``model_true_stats``."""
+    if errors['model'] is not None:
+        return errors['model'], 'nothing borrowed'
+    return errors['model_true_stats'], 'per-patch statistics borrowed from the image'
+
+
+#: the baselines beside the model's error: their keys in :func:`masked_unit_errors_of`
+BASELINE_KEYS = ('visible_mean', 'interpolation', 'mean_colour')
+
+
+def error_scalars(errors: Dict[str, Optional[float]]) -> Dict[str, float]:
+    """Errors as flat scalars to log: ``mse_model`` (or ``mse_model_true_stats`` when
+    the target has no unborrowed error), ``mse_<baseline>`` and ``model_over_<baseline>``
+    (the model's error / the baseline's: below 1 beats it) for :data:`BASELINE_KEYS`."""
+    model_err, how = model_error(errors)
+    name = 'model' if how == 'nothing borrowed' else 'model_true_stats'
+    scalars = {f'mse_{name}': model_err}
+    for key in BASELINE_KEYS:
+        scalars[f'mse_{key}'] = errors[key]
+        scalars[f'model_over_{key}'] = model_err / max(errors[key], 1e-12)
+    return scalars
 
 
 def reconstruction_grid(results: Sequence[PixelReconstruction], gap: int = 4) -> np.ndarray:

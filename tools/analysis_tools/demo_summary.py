@@ -14,21 +14,12 @@ each masked unit's own true mean colour (an oracle), and the command that render
 import argparse
 import sys
 from pathlib import Path
-from typing import List, Optional, Tuple
-
-import numpy as np
-import torch
+from typing import List, Optional
 
 from mmmim.datasets.demo import DEMO_HELDOUT, DEMO_SHOWN_TRAIN, select_photos
-from mmmim.engine.random_states import preserved_random_states
-from mmmim.visualization import (
-    image_size_of,
-    load_batch,
-    load_model,
-    masked_unit_errors,
-    reconstruct_pixels,
-)
+from mmmim.visualization import image_size_of, load_batch, load_model
 from mmmim.visualization.curves import find_scalar_logs, read_scalars
+from mmmim.visualization.reconstruction import model_error, seeded_masked_unit_errors
 from mmmim.visualization.render import render_checkpoint
 
 RENDER_TOOL = 'tools/visualization/visualize_reconstruction.py'
@@ -67,13 +58,7 @@ def photo_files(folder: str, names) -> List[Path]:
 def heldout_errors(model, files: List[Path], size: int, seeds: int) -> dict:
     """Masked-unit errors on ``files`` averaged over ``seeds`` mask draws."""
     batch, _ = load_batch(model, files, size)
-    per_seed = []
-    with preserved_random_states():
-        for seed in range(seeds):
-            torch.manual_seed(seed)
-            per_seed.append(masked_unit_errors(reconstruct_pixels(model, batch)))
-    return {k: (None if per_seed[0][k] is None else float(np.mean([e[k] for e in per_seed])))
-            for k in per_seed[0]}
+    return seeded_masked_unit_errors(model, batch, range(seeds))
 
 
 CLEARLY_BELOW = 0.8  # "clearly below" a baseline: at most 80% of its error
@@ -83,13 +68,6 @@ BASELINES = [
     ('mean_colour', 'each masked unit filled with its own true mean colour '
                     '(an oracle: it knows what is hidden)'),
 ]
-
-
-def model_error(errors: dict) -> Tuple[float, str]:
-    """(the model's masked-unit error, what was borrowed to get it)."""
-    if errors['model'] is not None:
-        return errors['model'], 'nothing borrowed'
-    return errors['model_true_stats'], 'per-patch statistics borrowed from the image'
 
 
 def error_lines(errors: dict, seeds: int) -> List[str]:

@@ -5,7 +5,7 @@
 # are grey or nearly so, and without it the model learns their palette instead of
 # carrying the visible colours into the masked units. The decoded photographs are kept
 # in memory (16 of them): decoding them again for every crop took longer than the step.
-_base_ = './imagenet_pretrain.py'
+_base_ = ['./imagenet_pretrain.py', '../heldout_check.py']
 
 image_size = 64
 train_pipeline = [
@@ -22,3 +22,14 @@ train_pipeline = [
 train_dataloader = dict(
     batch_size=16, num_workers=1, pin_memory=False,
     dataset=dict(data_root='data/demo', data_prefix='', pipeline=train_pipeline))
+# the held-out check (../heldout_check.py) on the 3 held-out photographs, one batch;
+# the demo configs run it every 100 epochs (train_cfg.val_interval)
+val_dataloader = dict(
+    batch_size=8, num_workers=0,
+    dataset=dict(data_root='data/demo_heldout', pipeline=[
+        dict(type='LoadImageSafely'),
+        dict(type='ResizeEdge', scale=image_size, edge='short', backend='pillow',
+             interpolation='bicubic'),
+        dict(type='CenterCrop', crop_size=image_size),
+        dict(type='PackInputs'),
+    ]))
