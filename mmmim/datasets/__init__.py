@@ -6,6 +6,7 @@ from .decode import ImageDecodeError, decode_rgb
 from .demo import DEMO_PHOTOS, write_demo_classes, write_demo_images
 from .image_folder import IMG_EXTENSIONS, ImageFolder
 from .loading import ImageLoadError, LoadImageSafely, SkippedImages
+from .tar_shards import TarMemberBackend, TarShardDataset
 from .tiny_ade import TINY_ADE_CLASSES, TINY_ADE_METAINFO, write_tiny_ade
 from .tiny_coco import STUFF_THING_CLASSES, TINY_COCO_METAINFO, write_tiny_coco
 from .tiny_downstream import TINY_DATASETS, write_tiny_downstream
@@ -16,4 +17,5 @@ __all__ = [
     'TINY_ADE_CLASSES', 'TINY_ADE_METAINFO', 'TINY_COCO_METAINFO', 'TINY_DATASETS',
     'decode_rgb', 'write_demo_classes', 'write_demo_images', 'write_tiny_ade',
     'write_tiny_coco', 'write_tiny_downstream',
+    'TarMemberBackend', 'TarShardDataset',
 ]
