@@ -26,6 +26,7 @@ from .data import (
     photo,
     photo_batch,
     pipeline_batches,
+    timed_pipeline_batches,
 )
 from .isolate import failure, run_isolated, worker_main
 from .measure import (
@@ -59,5 +60,5 @@ __all__ = ['FIGURES', 'PHOTOS', 'Step', 'StageError', 'add_ratios', 'amp_dtype',
            'main', 'matmul_ceiling', 'measure_steps', 'normalized_photo_batch',
            'optim_wrapper_class', 'pack_batch', 'parse_args', 'peak_memory_mb', 'photo',
            'photo_batch', 'pipeline_batches', 'precision_counterpart',
-           'registered_wrappers', 'run_isolated', 'stage', 'timed_steps',
+           'registered_wrappers', 'run_isolated', 'stage', 'timed_pipeline_batches', 'timed_steps',
            'timed_train_steps', 'train_step_fn', 'worker_main']

@@ -14,7 +14,8 @@ config's own ``collate_fn``:
 import copy
 import random
 import tempfile
-from typing import List, Sequence
+import time
+from typing import List, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -26,7 +27,7 @@ from ..config import HW, collate_function, train_pipeline
 
 __all__ = ['PHOTOS', 'MAX_PIPELINE_BATCHES', 'IMAGENET_MEAN', 'IMAGENET_STD', 'photo',
            'photo_batch', 'normalized_photo_batch', 'pack_batch', 'build_train_pipeline',
-           'pipeline_batches', 'batch_image_size']
+           'pipeline_batches', 'timed_pipeline_batches', 'batch_image_size']
 
 # The demo photographs (scikit-image's, readable offline); grey ones become RGB.
 PHOTOS = tuple(p.name for p in DEMO_PHOTOS)
@@ -99,12 +100,20 @@ def build_train_pipeline(cfg: Config):
 
 def pipeline_batches(cfg: Config, batch_size: int, num_batches: int,
                      seed: int = 0) -> List[dict]:
+    """The batches of :func:`timed_pipeline_batches` (without their times)."""
+    return timed_pipeline_batches(cfg, batch_size, num_batches, seed)[0]
+
+
+def timed_pipeline_batches(cfg: Config, batch_size: int, num_batches: int,
+                           seed: int = 0) -> Tuple[List[dict], List[float]]:
     """``num_batches`` batches of the config's train pipeline on the demo photographs
     (:func:`mmmim.datasets.demo.write_demo_images`, in a temporary folder removed
     before returning), made by mmengine's own dataloader builder: an
     :class:`~mmmim.datasets.ImageFolder` of the photographs (repeated to fill every
     batch) with the config's pipeline, in order (no shuffling), collated by the
-    config's ``collate_fn``. Build them inside :func:`mmmim.utils.config.config_scope`.
+    config's ``collate_fn``; and the seconds each batch took to fetch (read, decode,
+    transforms and collate, in this process: ``num_workers=0``). Build them inside
+    :func:`mmmim.utils.config.config_scope`.
 
     Python's and numpy's random generators are seeded with ``seed`` right before the
     first batch, so crops and masks repeat from run to run.
@@ -125,12 +134,16 @@ def pipeline_batches(cfg: Config, batch_size: int, num_batches: int,
             seed=seed)
         random.seed(seed)
         np.random.seed(seed)
-        batches = []
-        for batch in loader:
-            batches.append(batch)
-            if len(batches) == num_batches:
+        batches, seconds = [], []
+        batch_iter = iter(loader)
+        while len(batches) < num_batches:
+            start = time.perf_counter()
+            batch = next(batch_iter, None)
+            if batch is None:
                 break
-    return batches
+            seconds.append(time.perf_counter() - start)
+            batches.append(batch)
+    return batches, seconds
 
 
 def batch_image_size(batch: dict) -> HW:

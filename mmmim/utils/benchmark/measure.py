@@ -5,6 +5,7 @@ our configs' (:func:`train_step_fn`, by :func:`benchmark_config`) or an official
 code's (:mod:`.official`), so both sides are timed by the same loop."""
 import math
 import resource
+import statistics
 import sys
 import time
 from contextlib import contextmanager
@@ -15,12 +16,18 @@ from mmengine.optim import OptimWrapper
 from torch import nn
 
 from ..config import build_model_from_cfg, config_scope, input_size, load_config, parse_cfg_options
-from .data import MAX_PIPELINE_BATCHES, batch_image_size, pack_batch, photo_batch, pipeline_batches
+from .data import (
+    MAX_PIPELINE_BATCHES,
+    batch_image_size,
+    pack_batch,
+    photo_batch,
+    timed_pipeline_batches,
+)
 from .precision import amp_dtype, build_benchmark_optim_wrapper
 
 FIGURES = ('images_per_s', 'sec_per_iter', 'peak_mem_mb', 'params', 'params_trainable',
            'flops_per_step', 'achieved_flops_per_s', 'matmul_ceiling_flops_per_s',
-           'flop_fraction')
+           'flop_fraction', 'data_time')
 CEILING_SIZE = 2048  # side of the square matrices timed for the matmul ceiling (CPU)
 CUDA_CEILING_SIZE = 8192  # on a GPU 2048^3 takes microseconds: the timer would dominate
 
@@ -253,9 +260,10 @@ def benchmark_config(config: str, batch_size: int, iters: int, warmup: int = 1,
             wrapper = build_benchmark_optim_wrapper(model, cfg, dtype, device)
             wrapper.initialize_count_status(model, 0, warmup + iters + int(flops))
         with stage('prepare batch'):
+            fetch_seconds = None
             if pipeline:
-                batches = pipeline_batches(cfg, batch_size,
-                                           min(warmup + iters, MAX_PIPELINE_BATCHES), seed)
+                batches, fetch_seconds = timed_pipeline_batches(
+                    cfg, batch_size, min(warmup + iters, MAX_PIPELINE_BATCHES), seed)
                 hw = batch_image_size(batches[0])
             else:
                 hw = input_size(cfg, image_size)
@@ -276,7 +284,20 @@ def benchmark_config(config: str, batch_size: int, iters: int, warmup: int = 1,
         peak_mem_mb=peak_mb, peak_mem_kind=peak_kind, peak_mem_before_model_mb=imports_mb,
         **parameter_counts(model), image_size=list(hw),
         data='pipeline' if pipeline else 'photos', distinct_batches=len(batches),
-        compiled=bool(compile), **run_settings(batch_size, iters, warmup, device, dtype))
+        **data_time_figures(fetch_seconds, figures['sec_per_iter']), compiled=bool(compile),
+        **run_settings(batch_size, iters, warmup, device, dtype))
+
+
+def data_time_figures(fetch_seconds: Optional[Sequence[float]], sec_per_iter: float) -> dict:
+    """``data_time``: median seconds to fetch one batch of the train pipeline in one
+    process (read, decode, transforms, collate; None without ``--pipeline``), and
+    ``data_time_ratio``: that over the step time, i.e. the loader worker processes a
+    GPU needs to keep up (above the run's ``num_workers``: the run is loader-bound)."""
+    if not fetch_seconds:
+        return dict(data_time=None, data_time_ratio=None, data_time_batches=0)
+    data_time = statistics.median(fetch_seconds)
+    return dict(data_time=data_time, data_time_ratio=data_time / sec_per_iter,
+                data_time_batches=len(fetch_seconds))
 
 
 def parameter_counts(model: nn.Module) -> dict:

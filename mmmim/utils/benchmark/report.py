@@ -17,12 +17,19 @@ def add_ratios(results: List[dict]) -> None:
 
 def _row(r: dict) -> Tuple[str, ...]:
     if r.get('error'):
-        return (r['config'], 'FAILED', '', '', '', '', '', '', '')
+        return (r['config'], 'FAILED', '', '', '', '', '', '', '', '')
     return (r['config'], 'x'.join(map(str, r['image_size'])), f"{r['images_per_s']:.2f}",
-            f"{r['sec_per_iter']:.3f}", f"{r['peak_mem_mb']:.0f}",
+            f"{r['sec_per_iter']:.3f}", _data_time_cell(r), f"{r['peak_mem_mb']:.0f}",
             f"{r['params'] / 1e6:.2f} ({r['params_trainable'] / 1e6:.2f})",
             f"{r['images_per_s_ratio']:.2f}", f"{r['peak_mem_ratio']:.2f}",
             _flop_cell(r))
+
+
+def _data_time_cell(r: dict) -> str:
+    """'data s/iter (x step)' of a ``--pipeline`` run, '-' otherwise."""
+    if r.get('data_time') is None:
+        return '-'
+    return f"{r['data_time']:.3f} ({r['data_time_ratio']:.2f}x)"
 
 
 def _flop_cell(r: dict) -> str:
@@ -34,7 +41,7 @@ def _flop_cell(r: dict) -> str:
 
 def format_table(results: List[dict]) -> str:
     """A plain-text table, one row per config, then the settings and the failures."""
-    header = ('config', 'input', 'images/s', 's/iter', 'peak mem MB',
+    header = ('config', 'input', 'images/s', 's/iter', 'data s/iter (x step)', 'peak mem MB',
               'params M (trainable)', 'images/s ratio', 'mem ratio',
               'GFLOP/step (of ceiling)')
     rows = [header] + [_row(r) for r in results]
@@ -49,6 +56,10 @@ def format_table(results: List[dict]) -> str:
                   else 'peak RSS of a fresh process per config')
         data = (f"the configs' train pipelines ({r['distinct_batches']} batches cycled)"
                 if r.get('data') == 'pipeline' else 'photographs, one batch')
+        if r.get('data_time') is not None:
+            lines.append('data s/iter: median time to fetch one batch of the train pipeline '
+                         'in one process (num_workers=0), before the timed steps; (x step) '
+                         'over s/iter: the loader workers a device needs to keep up')
         lines.append(f"batch {r['batch_size']}, {r['iters']} timed iterations after "
                      f"{r['warmup']} warm-up, data: {data}, {r['device']} {r['dtype']}, "
                      f"{r['num_threads']} threads, torch {r['torch_version']}; "

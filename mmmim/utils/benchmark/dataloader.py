@@ -1,0 +1,420 @@
+"""Images/s and per-stage cost of train data pipelines, one process at a time.
+
+    python -m mmmim.utils.benchmark.dataloader CONFIG [CONFIG ...] [--data DIR] \
+        [--workers N] [--iters K] [--rounds R] [--json OUT]
+
+Three pipelines on the same JPEG files, each through its own dataset class:
+
+- ``ours``: the config's ``train_dataloader.dataset`` (its type, its pipeline) on DIR;
+- ``mmpretrain``: mmpretrain's ``CustomDataset`` with mmpretrain's own transforms
+  (its registry): ``LoadImageFromFile`` + ``RandomResizedCrop`` (the config's crop
+  size, scale (0.2, 1.0), ``backend='pillow'``, ``interpolation='bicubic'``) +
+  ``RandomFlip(prob=0.5)`` + ``PackInputs``;
+- ``official``: the official MAE's torchvision ``ImageFolder`` + ``RandomResizedCrop``
+  (the crop size, scale (0.2, 1.0), ``interpolation=3``) + ``RandomHorizontalFlip`` +
+  ``ToTensor`` + ``Normalize`` (skipped, with the reason, without torchvision or with
+  a flat folder).
+
+Each run is a fresh process (``--worker-out``) that reads ``warmup`` images untimed,
+then ``iters`` images one after another (cycling over the files): images/s of one
+worker process, and the milliseconds per image of every transform (each wrapped by a
+timer). Reading is timed inside the loading transform where it goes through
+``mmengine.fileio.get`` (ours and mmcv's loaders do), and the decode is the loading
+transform's time less the read; torchvision's loader reads and decodes in one call
+(``read`` is then None and ``decode`` holds both). With ``--workers N`` (N > 1) the
+same dataset is also timed through a ``torch.utils.data.DataLoader`` with N workers
+(aggregate images/s). Rounds alternate (ours, mmpretrain, official, ours, ...) and
+the report holds their medians, with ours / mmpretrain and ours / official.
+"""
+import argparse
+import copy
+import importlib.util
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Callable, Dict, Iterator, List, Optional, Sequence
+
+PIPELINES = ('ours', 'mmpretrain', 'official')
+#: Per-image stage groups of the report, in order.
+CATEGORIES = ('read', 'decode', 'crop+resize', 'flip', 'pack', 'other')
+DEFAULT_NUM_IMAGES = 120  # generated when --data is not given
+LOADER_BATCH = 16  # batch size of the --workers DataLoader run
+DESCRIPTION = 'Images/s and per-stage cost of train data pipelines (ours, mmpretrain, official).'
+READ_STAGE = 'read'
+LOAD_STAGE = 'load'  # the official loader: read and decode in one call
+
+
+# ------------------------------------------------------------------------- timers
+
+class StageClock:
+    """Seconds accumulated per named stage."""
+
+    def __init__(self) -> None:
+        self.seconds: Dict[str, float] = {}
+
+    def add(self, name: str, seconds: float) -> None:
+        self.seconds[name] = self.seconds.get(name, 0.0) + seconds
+
+    def reset(self) -> None:
+        self.seconds.clear()
+
+    def timed(self, name: str, fn: Callable) -> Callable:
+        """``fn`` with its wall time added to stage ``name`` at every call."""
+        def call(*args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self.add(name, time.perf_counter() - start)
+        return call
+
+
+def stage_names(transforms: Sequence) -> List[str]:
+    """``'<i>:<class name>'`` of each transform (unique, in pipeline order)."""
+    return [f'{i}:{type(t).__name__}' for i, t in enumerate(transforms)]
+
+
+def time_transforms(transforms: list, clock: StageClock) -> List[str]:
+    """Replace every transform of the list in place by a timed call of it; return
+    the stage names (:func:`stage_names`)."""
+    names = stage_names(transforms)
+    for i, name in enumerate(names):
+        transforms[i] = clock.timed(name, transforms[i])
+    return names
+
+
+@contextmanager
+def time_reads(clock: StageClock) -> Iterator[None]:
+    """Time every ``mmengine.fileio.get`` (the file read of mmcv's and our loaders)
+    as stage :data:`READ_STAGE`."""
+    from mmengine import fileio
+    original = fileio.get
+    fileio.get = clock.timed(READ_STAGE, original)
+    try:
+        yield
+    finally:
+        fileio.get = original
+
+
+def categorize(stages: Dict[str, float], load_stage: str) -> Dict[str, Optional[float]]:
+    """Per-image stage times grouped into :data:`CATEGORIES`: ``read``; ``decode`` (the
+    loading stage ``load_stage`` less the read inside it); ``crop+resize`` (stages
+    named ``*Crop*`` / ``*Resize*``); ``flip``; ``pack`` (``Pack*``, ``ToTensor``,
+    ``Normalize``); ``other``. ``read`` is None when no read was timed."""
+    groups = dict.fromkeys(CATEGORIES, 0.0)
+    read = stages.get(READ_STAGE)
+    for name, value in stages.items():
+        kind = name.split(':', 1)[-1]
+        if name == READ_STAGE:
+            continue
+        if name == load_stage:
+            groups['decode'] += value - (read or 0.0)
+        elif 'Crop' in kind or 'Resize' in kind:
+            groups['crop+resize'] += value
+        elif 'Flip' in kind:
+            groups['flip'] += value
+        elif kind.startswith('Pack') or kind in ('ToTensor', 'Normalize'):
+            groups['pack'] += value
+        else:
+            groups['other'] += value
+    groups['read'] = read
+    return groups
+
+
+# ---------------------------------------------------------------------- pipelines
+
+def crop_size(cfg) -> int:
+    """Side of the config's train crop (square: mmpretrain's and the official crop)."""
+    from ..config import input_size
+    h, w = input_size(cfg)
+    if h != w:
+        raise ValueError(f'the train crop is {h}x{w}; the reference pipelines crop squares')
+    return h
+
+
+def build_ours(cfg, data: str):
+    """The config's train dataset on ``data``: ``(dataset, transforms list)``."""
+    from mmengine.registry import DATASETS
+    dataset_cfg = copy.deepcopy(cfg.train_dataloader.dataset)
+    while 'dataset' in dataset_cfg:  # wrappers (RepeatDataset, ...)
+        dataset_cfg = dataset_cfg['dataset']
+    dataset_cfg.update(data_root=data, data_prefix='', ann_file='')
+    dataset = DATASETS.build(dataset_cfg)
+    return dataset, dataset.pipeline.transforms
+
+
+def mmpretrain_transforms(size: int) -> list:
+    """mmpretrain's MAE train pipeline at crop ``size``, built by its own registry."""
+    from mmengine.registry import DefaultScope
+    from mmpretrain.registry import TRANSFORMS
+    specs = [dict(type='LoadImageFromFile'),
+             dict(type='RandomResizedCrop', scale=size, crop_ratio_range=(0.2, 1.0),
+                  backend='pillow', interpolation='bicubic'),
+             dict(type='RandomFlip', prob=0.5),
+             dict(type='PackInputs')]
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        return [TRANSFORMS.build(spec) for spec in specs]
+
+
+def build_mmpretrain(cfg, data: str):
+    """mmpretrain's ``CustomDataset`` of ``data`` with :func:`mmpretrain_transforms`."""
+    from mmpretrain.datasets import CustomDataset
+    dataset = CustomDataset(data_root=data, with_label=False,
+                            pipeline=mmpretrain_transforms(crop_size(cfg)))
+    return dataset, dataset.pipeline.transforms
+
+
+def build_official(cfg, data: str, clock: StageClock):
+    """The official MAE's ``ImageFolder`` + training transforms, its loader timed as
+    stage :data:`LOAD_STAGE`."""
+    from torchvision import datasets, transforms
+    from torchvision.datasets.folder import default_loader
+
+    from .data import IMAGENET_MEAN, IMAGENET_STD
+    transform = transforms.Compose([
+        transforms.RandomResizedCrop(crop_size(cfg), scale=(0.2, 1.0), interpolation=3),
+        transforms.RandomHorizontalFlip(),
+        transforms.ToTensor(),
+        transforms.Normalize(mean=IMAGENET_MEAN, std=IMAGENET_STD)])
+    dataset = datasets.ImageFolder(data, transform=transform,
+                                   loader=clock.timed(LOAD_STAGE, default_loader))
+    return dataset, transform.transforms
+
+
+def official_unavailable(data: str) -> Optional[str]:
+    """Why the official pipeline cannot run on ``data`` (None: it can)."""
+    if importlib.util.find_spec('torchvision') is None:
+        return 'torchvision is not installed'
+    if not any(entry.is_dir() for entry in os.scandir(data)):
+        return "torchvision's ImageFolder needs class subfolders; the folder is flat"
+    return None
+
+
+# ------------------------------------------------------------------------- timing
+
+def _keep(batch):
+    return batch
+
+
+def loader_images_per_s(dataset, workers: int, iters: int) -> float:
+    """Aggregate images/s of ``dataset`` through a DataLoader with ``workers``
+    processes: ``iters`` images (at least one batch per worker) after the first batch
+    of every worker (start-up, untimed)."""
+    from torch.utils.data import DataLoader, RandomSampler
+    num_batches = max(-(-iters // LOADER_BATCH), workers)
+    sampler = RandomSampler(dataset, replacement=True,
+                            num_samples=(num_batches + workers) * LOADER_BATCH)
+    loader = iter(DataLoader(dataset, batch_size=LOADER_BATCH, sampler=sampler,
+                             num_workers=workers, collate_fn=_keep))
+    for _ in range(workers):
+        next(loader)
+    start = time.perf_counter()
+    images = sum(len(next(loader)) for _ in range(num_batches))
+    return images / (time.perf_counter() - start)
+
+
+def time_pipeline(which: str, config: str, data: str, iters: int, warmup: int = 5,
+                  workers: int = 1, seed: int = 0, cfg_options=None) -> dict:
+    """One timed run of pipeline ``which`` (:data:`PIPELINES`) in this process: the
+    record of :func:`run_dataloader_benchmark`'s rounds (images/s, ms per image per
+    stage and per category)."""
+    import random
+
+    import numpy as np
+    import torch
+
+    from ..config import config_scope, load_config, parse_cfg_options
+    cfg = load_config(config, parse_cfg_options(cfg_options))
+    clock = StageClock()
+    with config_scope(cfg):
+        if which == 'ours':
+            dataset, transforms = build_ours(cfg, data)
+        elif which == 'mmpretrain':
+            dataset, transforms = build_mmpretrain(cfg, data)
+        else:
+            dataset, transforms = build_official(cfg, data, clock)
+        names = time_transforms(transforms, clock)
+        load_stage = LOAD_STAGE if which == 'official' else names[0]
+        random.seed(seed)
+        np.random.seed(seed)
+        torch.manual_seed(seed)
+        with time_reads(clock):
+            for i in range(warmup):
+                dataset[i % len(dataset)]
+            clock.reset()
+            start = time.perf_counter()
+            for i in range(warmup, warmup + iters):
+                dataset[i % len(dataset)]
+            seconds = time.perf_counter() - start
+        stages_ms = {name: 1e3 * s / iters for name, s in clock.seconds.items()}
+        groups = categorize(stages_ms, load_stage)
+        groups['other'] += 1e3 * seconds / iters - sum(stages_ms.values()) \
+            + (stages_ms.get(READ_STAGE) or 0.0)  # the dataset's own overhead
+        record = dict(pipeline=which, config=config, error=None, num_files=len(dataset),
+                      iters=iters, warmup=warmup, images_per_s=iters / seconds,
+                      ms_per_image=1e3 * seconds / iters, stages_ms=stages_ms,
+                      categories_ms=groups, loader_workers=workers,
+                      loader_images_per_s=None, pid=os.getpid())
+        if workers > 1:
+            record['loader_images_per_s'] = loader_images_per_s(dataset, workers, iters)
+    return record
+
+
+# ----------------------------------------------------------------- rounds, report
+
+def worker_argv(which: str, config: str, args: argparse.Namespace) -> List[str]:
+    argv = [config, '--worker', which, '--data', args.data, '--iters', str(args.iters),
+            '--warmup', str(args.warmup), '--workers', str(args.workers),
+            '--seed', str(args.seed)]
+    if args.cfg_options:
+        argv += ['--cfg-options', *args.cfg_options]
+    return argv
+
+
+def skipped(which: str, config: str, reason: str) -> dict:
+    return dict(pipeline=which, config=config, error=reason, images_per_s=None)
+
+
+def median_record(runs: List[dict]) -> dict:
+    """The median of each figure over the rounds of one pipeline (the first failure
+    when any round failed)."""
+    failed = [r for r in runs if r.get('error')]
+    if failed:
+        return dict(failed[0], rounds=len(runs))
+    def med(values):
+        values = [v for v in values if v is not None]
+        return statistics.median(values) if values else None
+    first = runs[0]
+    return dict(
+        first, rounds=len(runs), images_per_s=med(r['images_per_s'] for r in runs),
+        images_per_s_rounds=[r['images_per_s'] for r in runs],
+        ms_per_image=med(r['ms_per_image'] for r in runs),
+        stages_ms={k: med(r['stages_ms'].get(k) for r in runs) for k in first['stages_ms']},
+        categories_ms={k: med(r['categories_ms'][k] for r in runs) for k in CATEGORIES},
+        loader_images_per_s=med(r['loader_images_per_s'] for r in runs))
+
+
+def benchmark_config_pipelines(config: str, args: argparse.Namespace) -> dict:
+    """Alternating rounds of the three pipelines for ``config``, each run a fresh
+    process; the median record of each and the ratios of ours to the others."""
+    from .isolate import run_worker
+    reason = official_unavailable(args.data)
+    runs: Dict[str, List[dict]] = {which: [] for which in PIPELINES}
+    for round_index in range(args.rounds):
+        for which in PIPELINES:
+            print(f'  round {round_index + 1}/{args.rounds}: {which}', file=sys.stderr,
+                  flush=True)
+            if which == 'official' and reason:
+                runs[which].append(skipped(which, config, reason))
+                continue
+            runs[which].append(run_worker(
+                'mmmim.utils.benchmark.dataloader', worker_argv(which, config, args),
+                lambda message, w=which: skipped(w, config, message)))
+    records = {which: median_record(rounds) for which, rounds in runs.items()}
+    ours = records['ours'].get('images_per_s')
+    ratios = {f'ours_over_{which}': (ours / records[which]['images_per_s']
+                                     if ours and records[which].get('images_per_s') else None)
+              for which in PIPELINES[1:]}
+    return dict(config=config, data=args.data, rounds=args.rounds, iters=args.iters,
+                workers=args.workers, pipelines=records, **ratios)
+
+
+def _ms(value: Optional[float]) -> str:
+    return '-' if value is None else f'{value:.2f}'
+
+
+def format_report(result: dict) -> str:
+    """One row per pipeline: images/s (per process; with workers, the DataLoader's),
+    ms per image and its split into :data:`CATEGORIES`, then the ratios."""
+    header = ('pipeline', 'images/s', 'ms/image', *CATEGORIES)
+    if result['workers'] > 1:
+        header += (f"images/s x{result['workers']} workers",)
+    rows = [header]
+    reasons = []
+    for which, r in result['pipelines'].items():
+        if r.get('error'):
+            rows.append((which, 'skipped') + ('',) * (len(header) - 2))
+            reasons.append(f'{which} skipped: {r["error"]}')
+            continue
+        row = (which, f"{r['images_per_s']:.1f}", _ms(r['ms_per_image']),
+               *(_ms(r['categories_ms'][k]) for k in CATEGORIES))
+        if result['workers'] > 1:
+            row += (f"{r['loader_images_per_s']:.1f}",)
+        rows.append(row)
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    lines = [f"{result['config']}: {result['iters']} images per run, median of "
+             f"{result['rounds']} alternating rounds, one process each"]
+    lines += ['  '.join(c.ljust(w) if i == 0 else c.rjust(w)
+                        for i, (c, w) in enumerate(zip(row, widths))).rstrip()
+              for row in rows]
+    ratio = ', '.join(f"ours / {k.split('_over_')[1]} {v:.2f}x" for k, v in result.items()
+                      if k.startswith('ours_over_') and v is not None)
+    lines += [ratio or 'no ratio (a pipeline failed)'] + reasons
+    lines.append('read: inside mmengine.fileio.get; official: its loader reads and decodes '
+                 'in one call (decode holds both); other: the dataset and the timers')
+    return '\n'.join(lines)
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=DESCRIPTION)
+    parser.add_argument('configs', nargs='+', help='config files')
+    parser.add_argument('--data', default=None,
+                        help='folder of images (class subfolders for the official row); '
+                        f'default: {DEFAULT_NUM_IMAGES} generated ImageNet-like JPEGs')
+    parser.add_argument('--workers', type=int, default=1,
+                        help='N > 1: also time a DataLoader with N worker processes')
+    parser.add_argument('--iters', type=int, default=DEFAULT_NUM_IMAGES,
+                        help='images timed per run (cycling over the files)')
+    parser.add_argument('--warmup', type=int, default=5, help='untimed images first')
+    parser.add_argument('--rounds', type=int, default=3, help='alternating rounds')
+    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--json', default=None, help='write the results to this file')
+    parser.add_argument('--cfg-options', nargs='+', default=None)
+    parser.add_argument('--worker', choices=PIPELINES, default=None, help=argparse.SUPPRESS)
+    parser.add_argument('--worker-out', default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.iters < 1 or args.rounds < 1 or args.workers < 1 or args.warmup < 0:
+        parser.error('--iters, --rounds, --workers must be >= 1, --warmup >= 0')
+    return args
+
+
+def worker_main(args: argparse.Namespace) -> int:
+    (config,) = args.configs
+    try:
+        record = time_pipeline(args.worker, config, args.data, args.iters, args.warmup,
+                               args.workers, args.seed, args.cfg_options)
+    except Exception as error:  # reported as this run's record
+        import traceback
+        traceback.print_exc()
+        record = skipped(args.worker, config, f'{type(error).__name__}: {error}')
+    Path(args.worker_out).write_text(json.dumps(record))
+    return 0
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """CLI: exit status 1 when our pipeline or mmpretrain's failed."""
+    args = parse_args(argv)
+    if args.worker_out:
+        return worker_main(args)
+    with tempfile.TemporaryDirectory(prefix='mmmim_dataloader_') as tmp:
+        if args.data is None:
+            from .imagenet_like import write_images
+            args.data = tmp
+            write_images(tmp, DEFAULT_NUM_IMAGES, args.seed)
+        results = []
+        for config in args.configs:
+            print(config, file=sys.stderr, flush=True)
+            results.append(benchmark_config_pipelines(config, args))
+            print(format_report(results[-1]), flush=True)
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2))
+    return int(any(r['pipelines'][w].get('error') for r in results for w in PIPELINES[:2]))
+
+
+if __name__ == '__main__':
+    sys.exit(main())
