@@ -4,6 +4,7 @@ registers them."""
 from .conservative_crop import ConservativeCrop
 from .decode import ImageDecodeError, decode_rgb
 from .demo import DEMO_PHOTOS, write_demo_classes, write_demo_images
+from .gpu_decode import DrawFlip, DrawResizedCrop, GPUDecodePreprocessor, LoadImageBytes, PackBytes
 from .image_folder import IMG_EXTENSIONS, ImageFolder
 from .loading import ImageLoadError, LoadImageSafely, SkippedImages
 from .tar_shards import TarMemberBackend, TarShardDataset
@@ -17,5 +18,6 @@ __all__ = [
     'TINY_ADE_CLASSES', 'TINY_ADE_METAINFO', 'TINY_COCO_METAINFO', 'TINY_DATASETS',
     'decode_rgb', 'write_demo_classes', 'write_demo_images', 'write_tiny_ade',
     'write_tiny_coco', 'write_tiny_downstream',
+    'DrawFlip', 'DrawResizedCrop', 'GPUDecodePreprocessor', 'LoadImageBytes', 'PackBytes',
     'TarMemberBackend', 'TarShardDataset',
 ]

@@ -1,0 +1,243 @@
+"""GPU-decode mode: data loader workers only read bytes and draw the augmentation; the
+model's device decodes (nvJPEG through ``torchvision.io.decode_jpeg``), crops, resizes
+and flips the batch.
+
+Worker side (the train pipeline)::
+
+    LoadImageBytes -> DrawResizedCrop -> DrawFlip -> PackBytes
+
+``LoadImageBytes`` reads the file (any mmengine fileio path, tar shard members
+included) and its header size; ``DrawResizedCrop`` draws the crop from that size with
+mmpretrain's ``RandomResizedCrop`` parameter draw (the same function, the same random
+numbers: the same crops as the CPU pipeline for the same seed); ``DrawFlip`` draws the
+flip as mmcv's ``RandomFlip``; ``PackBytes`` packs the bytes as a 1-D uint8 tensor and
+the drawn parameters in the data sample. The collate is mmengine's ``pseudo_collate``
+(a list: the byte strings differ in length).
+
+Device side: :class:`GPUDecodePreprocessor` (mmengine's ``ImgDataPreprocessor`` plus
+the decode) turns the list into the ``[B, 3, h, w]`` uint8 BGR batch that
+``LoadImageSafely`` + ``RandomResizedCrop`` + ``RandomFlip`` + ``PackInputs`` would have
+given, then normalizes as before. The same code runs on the CPU (``decode_jpeg``
+decodes there too), which is how the tests check it.
+
+Images nvJPEG should not get (not JPEG, CMYK, an EXIF rotation) are decoded in the
+worker by ``decode_rgb`` (every conversion of ``LoadImageSafely``) and travel as pixels
+``[3, H, W]``; files that cannot be read or whose header is broken are skipped and
+named as ``LoadImageSafely`` skips them; a JPEG whose body fails to decode on the
+device is dropped from its batch with a warning naming it.
+"""
+from __future__ import annotations
+
+import io
+import logging
+from typing import List, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from mmcv.transforms import BaseTransform
+from mmcv.transforms import RandomFlip as _RandomFlip
+from mmengine import fileio
+from mmengine.logging import print_log
+from mmengine.model import ImgDataPreprocessor
+from mmpretrain.datasets.transforms import RandomResizedCrop
+from mmpretrain.structures import DataSample
+from PIL import Image
+
+from mmmim.registry import MODELS, TRANSFORMS
+
+from .decode import ImageDecodeError, check_size, decode_rgb
+from .loading import ImageLoadError, LoadImageSafely
+
+#: header modes nvJPEG decodes to RGB as Pillow does
+DEVICE_MODES = ('RGB', 'L')
+#: (offset_h, offset_w, crop_h, crop_w), as mmpretrain's ``rand_crop_params``
+CropParams = Tuple[int, int, int, int]
+
+
+@TRANSFORMS.register_module()
+class LoadImageBytes(LoadImageSafely):
+    """Read an image file's bytes and its size, without decoding it.
+
+    Required keys: ``img_path``. Added keys: ``img_bytes`` (the file, for a JPEG the
+    device can decode) or ``img_rgb`` (``[H, W, 3]`` uint8 RGB pixels decoded here,
+    for anything else), ``img_shape`` and ``ori_shape`` (``(H, W)``).
+
+    Args: as :class:`LoadImageSafely` (``on_error``, ``alpha_background``,
+        ``max_pixels``, ``exif_orientation``, ``backend_args``); skips are counted
+        and named the same way.
+    """
+
+    def transform(self, results: dict) -> Optional[dict]:
+        path = str(results['img_path'])
+        try:
+            data, size = self.read_header(path)
+        except ImageLoadError as err:
+            if self.on_error == 'raise':
+                raise
+            self._report_skip(err)
+            return None
+        results.pop('img_bytes', None)
+        results.pop('img_rgb', None)
+        if size is None:  # decoded here
+            rgb = self._decode_here(path, data)
+            results['img_rgb'] = rgb
+            size = rgb.shape[:2]
+        else:
+            results['img_bytes'] = data
+        results['img_shape'] = results['ori_shape'] = tuple(size)
+        return results
+
+    def read_header(self, path: str) -> Tuple[bytes, Optional[Tuple[int, int]]]:
+        """``(bytes, (H, W))`` for a JPEG the device decodes, ``(bytes, None)`` for an
+        image to decode in the worker.
+
+        Raises:
+            ImageLoadError: unreadable file, unidentifiable or oversized image.
+        """
+        try:
+            data = fileio.get(path, backend_args=self.backend_args)
+        except OSError as exc:
+            raise ImageLoadError(path, f'cannot read file ({type(exc).__name__}: '
+                                       f'{exc.strerror or exc})') from exc
+        try:
+            with Image.open(io.BytesIO(data)) as img:
+                check_size(img.size, self.max_pixels)
+                on_device = img.format == 'JPEG' and img.mode in DEVICE_MODES and not (
+                    self.exif_orientation and img.getexif().get(0x0112, 1) != 1)
+                width, height = img.size
+        except ImageDecodeError as exc:
+            raise ImageLoadError(path, str(exc)) from exc
+        except Exception as exc:  # as decode_rgb: any header failure is the file's
+            raise ImageLoadError(path, f'{type(exc).__name__}: {exc}') from exc
+        return data, ((height, width) if on_device else None)
+
+    def _decode_here(self, path: str, data: bytes) -> np.ndarray:
+        try:
+            return decode_rgb(data, self.alpha_background, self.max_pixels,
+                              self.exif_orientation)
+        except ImageDecodeError as exc:
+            raise ImageLoadError(path, str(exc)) from exc
+
+
+@TRANSFORMS.register_module()
+class DrawResizedCrop(RandomResizedCrop):
+    """Draw ``RandomResizedCrop``'s crop from ``img_shape`` without touching pixels.
+
+    Same arguments as mmpretrain's ``RandomResizedCrop`` (``interpolation`` and
+    ``backend`` are ignored: the device resizes bicubic, antialiased). Adds
+    ``crop_params`` ``(offset_h, offset_w, crop_h, crop_w)`` and sets ``img_shape``
+    to the output ``(h, w)``.
+    """
+
+    def transform(self, results: dict) -> dict:
+        height, width = results['img_shape'][:2]
+        shape_only = np.empty((height, width, 0), np.uint8)  # rand_crop_params reads .shape
+        results['crop_params'] = tuple(int(v) for v in self.rand_crop_params(shape_only))
+        results['img_shape'] = tuple(self.scale)
+        return results
+
+
+@TRANSFORMS.register_module()
+class DrawFlip(_RandomFlip):
+    """Draw mmcv's ``RandomFlip`` (``flip``, ``flip_direction``) without flipping;
+    only ``direction='horizontal'``."""
+
+    def __init__(self, prob: float = 0.5, direction: str = 'horizontal') -> None:
+        if direction != 'horizontal':
+            raise ValueError(f'DrawFlip: only horizontal flips, got {direction!r}')
+        super().__init__(prob=prob, direction=direction)
+
+    def _flip(self, results: dict) -> None:
+        """The device flips; nothing to do here."""
+
+
+@TRANSFORMS.register_module()
+class PackBytes(BaseTransform):
+    """Pack for the device: ``inputs`` is the file as a 1-D uint8 tensor (or decoded
+    pixels ``[3, H, W]`` uint8 RGB), ``data_samples`` carries ``img_path``,
+    ``ori_shape``, ``img_shape`` (output), ``crop_params``, ``flip``."""
+
+    META_KEYS = ('img_path', 'ori_shape', 'img_shape', 'crop_params', 'flip',
+                 'flip_direction', 'sample_idx')
+
+    def transform(self, results: dict) -> dict:
+        if 'img_bytes' in results:
+            inputs = torch.frombuffer(bytearray(results['img_bytes']), dtype=torch.uint8)
+        else:
+            inputs = torch.from_numpy(np.ascontiguousarray(results['img_rgb'].transpose(2, 0, 1)))
+        sample = DataSample()
+        sample.set_metainfo({k: results[k] for k in self.META_KEYS if k in results})
+        return dict(inputs=inputs, data_samples=sample)
+
+
+def crop_resize_flip(rgb: torch.Tensor, params: CropParams, out_hw: Sequence[int],
+                     flip: bool) -> torch.Tensor:
+    """Crop ``rgb`` ``[3, H, W]`` uint8 at ``params``, resize bicubic (antialiased, as
+    Pillow) to ``out_hw`` and flip horizontally if ``flip``: ``[3, h, w]`` uint8 BGR."""
+    top, left, height, width = params
+    crop = rgb[None, :, top:top + height, left:left + width].float()
+    out = F.interpolate(crop, size=tuple(out_hw), mode='bicubic', align_corners=False,
+                        antialias=True)[0]
+    out = out.round_().clamp_(0, 255).to(torch.uint8)
+    if flip:
+        out = out.flip(-1)
+    return out[[2, 1, 0]]  # BGR, as LoadImageSafely + PackInputs give
+
+
+def decode_on(device: torch.device, encoded: List[torch.Tensor],
+              paths: List[str]) -> List[Optional[torch.Tensor]]:
+    """Decode JPEG bytes (1-D uint8 CPU tensors) to ``[3, H, W]`` uint8 RGB on
+    ``device``, as one batch; if that fails, one by one (``None`` for each failure,
+    logged naming its path)."""
+    from torchvision.io import ImageReadMode, decode_jpeg
+    if not encoded:
+        return []
+    try:
+        return list(decode_jpeg(encoded, mode=ImageReadMode.RGB, device=device))
+    except RuntimeError:
+        pass
+    decoded: List[Optional[torch.Tensor]] = []
+    for data, path in zip(encoded, paths):
+        try:
+            decoded.append(decode_jpeg(data, mode=ImageReadMode.RGB, device=device))
+        except RuntimeError as exc:
+            print_log(f'GPUDecodePreprocessor: skipped {path}: cannot decode on {device} '
+                      f'({exc})', logger='current', level=logging.WARNING)
+            decoded.append(None)
+    return decoded
+
+
+def decode_batch(inputs: List[torch.Tensor], samples: List[DataSample],
+                 device: torch.device) -> Tuple[torch.Tensor, List[DataSample]]:
+    """:class:`PackBytes` outputs -> ``([B', 3, h, w] uint8 BGR, samples kept)``."""
+    is_encoded = [x.dim() == 1 for x in inputs]
+    encoded = [x.cpu() for x, e in zip(inputs, is_encoded) if e]
+    paths = [s.get('img_path', '?') for s, e in zip(samples, is_encoded) if e]
+    decoded = iter(decode_on(device, encoded, paths))
+    images, kept = [], []
+    for x, e, sample in zip(inputs, is_encoded, samples):
+        rgb = next(decoded) if e else x.to(device, non_blocking=True)
+        if rgb is None:
+            continue
+        images.append(crop_resize_flip(rgb, sample.crop_params, sample.img_shape[:2],
+                                       bool(sample.get('flip', False))))
+        kept.append(sample)
+    if not images:
+        raise RuntimeError('GPUDecodePreprocessor: no image of the batch could be decoded')
+    return torch.stack(images), kept
+
+
+@MODELS.register_module()
+class GPUDecodePreprocessor(ImgDataPreprocessor):
+    """mmengine's ``ImgDataPreprocessor`` that first decodes, crops, resizes and flips
+    batches packed by :class:`PackBytes` on its device; other batches (validation's
+    ``PackInputs``) pass as before. Same arguments as ``ImgDataPreprocessor``."""
+
+    def forward(self, data: dict, training: bool = False) -> dict:
+        samples = data.get('data_samples')
+        if samples and 'crop_params' in samples[0]:
+            images, kept = decode_batch(list(data['inputs']), list(samples),
+                                        torch.device(self._device))
+            data = dict(data, inputs=images, data_samples=kept)
+        return super().forward(data, training)
