@@ -9,19 +9,23 @@ capabilities, nvcc's version, the environment) as arguments, so the tests need n
 
 Command line (tools/install.sh runs both):
 
-    python tools/install_key.py plan --mmcv 2.1.0
+    python tools/install_key.py plan --mmcv 2.1.0 [--quiet]
         shell assignments for ``eval``: KEY (the wheel-cache folder name), CUDA_OPS (0/1),
-        ARCH_LIST (TORCH_CUDA_ARCH_LIST of a CUDA build), BUILD_JOBS (MAX_JOBS) and
-        BUILD_ERROR (why a build must not start; a cached wheel may still be used).
-        Warnings go to stderr.
+        ARCH_LIST (TORCH_CUDA_ARCH_LIST of a CUDA build), BUILD_JOBS (MAX_JOBS),
+        BUILD_ERROR (why a build must not start; a cached wheel may still be used) and
+        LITE_KEY (the folder of mmcv without compiled ops). Warnings go to stderr
+        (none with ``--quiet``).
     python tools/install_key.py check --mmcv 2.1.0 [--quiet] [--import MODULE ...]
+            [--ops required|optional]
         exit 0 when the installed mmcv has the ops this machine needs: with a usable GPU,
-        CUDA ops that run ``nms`` on it; with FORCE_CUDA=1, CUDA ops. ``--import`` also
+        CUDA ops that run ``nms`` on it; with FORCE_CUDA=1, CUDA ops; ``--ops optional``
+        (pretraining): mmcv of that version with or without ops. ``--import`` also
         imports the named modules.
 
 Wheel keys: ``mmcv-<mmcv>-torch<torch>-<ops>-py<XY>``, where <ops> is ``cpu`` or
 ``cu<XYZ>-arch<TORCH_CUDA_ARCH_LIST, ';' as '_'>``, e.g.
-``mmcv-2.1.0-torch2.14.1_cu130-cu130-arch8.0_9.0+PTX-py311``.
+``mmcv-2.1.0-torch2.14.1_cu130-cu130-arch8.0_9.0+PTX-py311``; without ops
+``mmcv-2.1.0-noops``.
 """
 import argparse
 import os
@@ -75,6 +79,7 @@ class Plan:
     max_jobs: int
     warnings: Tuple[str, ...]
     error: Optional[str]       # why a build must not start
+    lite_key: str              # the cache folder of mmcv without compiled ops
 
 
 def parse_nvcc_version(text: str) -> Optional[str]:
@@ -161,6 +166,12 @@ def wheel_key(mmcv_version: str, torch_version: str, python: Capability, ops: st
             f'-py{python[0]}{python[1]}')
 
 
+def lite_key(mmcv_version: str) -> str:
+    """The wheel-cache folder of mmcv without compiled ops (pure Python: one per
+    version), which pretraining needs and builds in seconds."""
+    return f'mmcv-{mmcv_version}-noops'
+
+
 def ops_tag(torch_cuda: str, arch_list: str) -> str:
     """'cu130-arch8.0_9.0+PTX' for CUDA 13.0 and '8.0;9.0+PTX'."""
     return f"cu{torch_cuda.replace('.', '')}-arch{arch_list.replace(';', '_')}"
@@ -183,7 +194,8 @@ def plan_build(facts: Facts) -> Plan:
     return Plan(key=wheel_key(facts.mmcv_version, facts.torch_version, facts.python, ops),
                 cuda_ops=cuda_ops, arch_list=arch,
                 max_jobs=build_jobs(facts.nproc, facts.mem_gb, cuda_ops, facts.max_jobs_env),
-                warnings=build_warnings(facts, cuda_ops), error=build_error(facts, cuda_ops))
+                warnings=build_warnings(facts, cuda_ops), error=build_error(facts, cuda_ops),
+                lite_key=lite_key(facts.mmcv_version))
 
 
 def ops_problem(gpu_available: bool, compiled_cuda: str, nms_error: Optional[str],
@@ -230,15 +242,23 @@ def cuda_nms_error() -> Optional[str]:
     return None if torch.equal(on_gpu, on_cpu) else 'CUDA nms keeps other boxes than the CPU'
 
 
-def installed_mmcv_problem(mmcv_version: str, force_cuda: bool = False) -> Optional[str]:
-    """Why the installed mmcv is not the one this machine needs; None when it is."""
+def installed_mmcv_problem(mmcv_version: str, force_cuda: bool = False,
+                           need_ops: bool = True) -> Optional[str]:
+    """Why the installed mmcv is not the one this machine needs; None when it is.
+    ``need_ops=False`` (pretraining): any build of that version, with or without the
+    compiled ops."""
     try:
         import mmcv
-        from mmcv.ops import get_compiling_cuda_version, nms  # noqa: F401 - compiled ops
     except Exception as error:  # noqa: BLE001 - broken builds raise all kinds
-        return f'mmcv with compiled ops does not import: {error}'
+        return f'mmcv does not import: {error}'
     if mmcv.__version__ != mmcv_version:
         return f'mmcv {mmcv.__version__} is installed, {mmcv_version} is wanted'
+    if not need_ops:
+        return None
+    try:
+        from mmcv.ops import get_compiling_cuda_version, nms  # noqa: F401 - compiled ops
+    except Exception as error:  # noqa: BLE001 - broken builds raise all kinds
+        return f'mmcv has no compiled ops that import: {error}'
     import torch
     gpu = torch.cuda.is_available()
     compiled = get_compiling_cuda_version()
@@ -312,7 +332,8 @@ def import_problem(modules: Sequence[str]) -> Optional[str]:
 def shell_assignments(plan: Plan) -> str:
     """The plan as lines of NAME=value for bash's ``eval``."""
     values = dict(KEY=plan.key, CUDA_OPS=int(plan.cuda_ops), ARCH_LIST=plan.arch_list or '',
-                  BUILD_JOBS=plan.max_jobs, BUILD_ERROR=plan.error or '')
+                  BUILD_JOBS=plan.max_jobs, BUILD_ERROR=plan.error or '',
+                  LITE_KEY=plan.lite_key)
     return '\n'.join(f'{name}={shlex.quote(str(value))}' for name, value in values.items())
 
 
@@ -320,18 +341,23 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('command', choices=('plan', 'check'))
     parser.add_argument('--mmcv', required=True, help='the mmcv version, e.g. 2.1.0')
-    parser.add_argument('--quiet', action='store_true', help='check: no message on failure')
+    parser.add_argument('--quiet', action='store_true', help='check: no message on failure; '
+                        'plan: no warnings')
     parser.add_argument('--import', dest='modules', nargs='*', default=(),
                         help='check: modules that must import too')
+    parser.add_argument('--ops', choices=('required', 'optional'), default='required',
+                        help='check: whether the compiled ops are needed (optional: '
+                        'pretraining, which imports none of them)')
     args = parser.parse_args(argv)
     if args.command == 'plan':
         plan = plan_build(gather_facts(args.mmcv))
-        for warning in plan.warnings:
+        for warning in () if args.quiet else plan.warnings:
             print(f'{PREFIX} WARNING: {warning}', file=sys.stderr)
         print(shell_assignments(plan))
         return 0
     force_cuda = os.environ.get('FORCE_CUDA', '0') == '1'
-    problem = import_problem(args.modules) or installed_mmcv_problem(args.mmcv, force_cuda)
+    problem = import_problem(args.modules) or installed_mmcv_problem(
+        args.mmcv, force_cuda, args.ops == 'required')
     if problem == CPU_OPS_ON_GPU and os.environ.get(ALLOW_CPU_OPS) == '1':
         print(f'{PREFIX} WARNING ({ALLOW_CPU_OPS}=1): {problem}', file=sys.stderr)
         return 0

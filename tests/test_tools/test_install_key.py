@@ -4,6 +4,7 @@ ops; nvcc must have torch's CUDA major; MAX_JOBS is capped. The facts are passed
 so no GPU is needed."""
 import importlib.util
 import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -35,6 +36,12 @@ def test_plan__cpu_key_stays_the_one_cpu_machines_and_ci_have_cached():
         assert not plan.cuda_ops and plan.arch_list is None and plan.error is None
     cpu_torch = replace(CPU_NODE, torch_version='2.14.1+cpu', torch_cuda=None)
     assert key.plan_build(cpu_torch).key == 'mmcv-2.1.0-torch2.14.1_cpu-cpu-py311'
+
+
+def test_plan__mmcv_without_ops_has_one_key_per_version_whatever_the_machine():
+    for facts in (CPU_NODE, H100_NODE, replace(H100_NODE, nvcc=None)):
+        assert key.plan_build(facts).lite_key == 'mmcv-2.1.0-noops'
+    assert key.plan_build(replace(CPU_NODE, mmcv_version='2.2.0')).lite_key == 'mmcv-2.2.0-noops'
 
 
 def test_plan__gpu_with_nvcc_builds_cuda_ops_keyed_by_cuda_version_and_arch():
@@ -150,10 +157,22 @@ def test_check_cli__cpu_ops_on_a_gpu_node_fail_unless_allowed(monkeypatch, capsy
     assert 'no_such_module_x does not import' in capsys.readouterr().err
 
 
+def test_check__pretraining_accepts_mmcv_without_ops_the_others_do_not(monkeypatch, capsys):
+    pytest.importorskip('mmcv')
+    monkeypatch.setitem(sys.modules, 'mmcv.ops', None)  # `from mmcv.ops import` fails
+    assert 'has no compiled ops' in key.installed_mmcv_problem('2.1.0')
+    assert key.installed_mmcv_problem('2.1.0', False, False) is None
+    assert 'is wanted' in key.installed_mmcv_problem('9.9.9', False, False)
+    assert key.main(['check', '--mmcv', '2.1.0', '--ops', 'optional']) == 0
+    assert key.main(['check', '--mmcv', '2.1.0']) == 1
+    assert 'has no compiled ops' in capsys.readouterr().err
+
+
 def test_shell_assignments__survive_bash_eval_with_quotes_and_backticks():
     plan = replace(key.plan_build(H100_NODE), error="can't `run` $(nvcc) \"here\"; ok")
     done = subprocess.run(['bash', '-c', 'eval "$1"; printf "%s|" "$KEY" "$CUDA_OPS" '
-                           '"$ARCH_LIST" "$BUILD_JOBS" "$BUILD_ERROR"', '_',
+                           '"$ARCH_LIST" "$BUILD_JOBS" "$BUILD_ERROR" "$LITE_KEY"', '_',
                            key.shell_assignments(plan)],
                           capture_output=True, text=True, check=True)
-    assert done.stdout.split('|')[:5] == [plan.key, '1', '9.0+PTX', '16', plan.error]
+    assert done.stdout.split('|')[:6] == [plan.key, '1', '9.0+PTX', '16', plan.error,
+                                          'mmcv-2.1.0-noops']
