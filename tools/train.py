@@ -45,12 +45,15 @@ from mmmim.checkpoint_io import CheckpointError
 from mmmim.engine import TrainSetupReportHook, init_cpu_distributed
 from mmmim.engine.dist import cuda_unusable_reason
 from mmmim.engine.hooks import PreemptionCheckpointHook
+from mmmim.utils.mmcv_ops import has_mmcv_ops, is_missing_ops, missing_ops_message
 
 AMP_WRAPPERS = ('AmpOptimWrapper', 'GuardedAmpOptimWrapper')
 # by module path: found under any default scope (mmdet / mmseg configs too)
 ATOMIC_CHECKPOINT_HOOK = 'mmmim.engine.hooks.AtomicCheckpointHook'
 FP32_WRAPPERS = ('OptimWrapper', 'GuardedOptimWrapper')
 DATALOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
+#: default scopes whose models import mmcv's compiled ops
+OPS_SCOPES = ('mmdet', 'mmseg')
 #: cuBLAS workspace setting that makes its GEMMs deterministic (CUDA >= 10.2)
 CUBLAS_DETERMINISTIC = ':4096:8'
 #: NCCL / gloo collective timeout (seconds) for configs that set none
@@ -178,6 +181,91 @@ def apply_args(cfg: Config, args: argparse.Namespace) -> None:
         enable_auto_scale_lr(cfg)
     if args.deterministic:
         use_deterministic(cfg)
+    planned = load_config(args.config) if args.cfg_options else cfg
+    check_schedule_fits(cfg, planned)
+
+
+def run_length(cfg: Config) -> Optional[Tuple[str, int]]:
+    """``('max_epochs', n)`` or ``('max_iters', n)`` of the config's train loop."""
+    train_cfg = cfg.get('train_cfg') or {}
+    for key in ('max_epochs', 'max_iters'):
+        if train_cfg.get(key) is not None:
+            return key, int(train_cfg[key])
+    return None
+
+
+def scheduler_entries(cfg: Config) -> List[Tuple[Optional[int], Mapping]]:
+    """``(index, entry)`` of each ``param_scheduler`` entry; index None for one dict."""
+    entries = cfg.get('param_scheduler') or []
+    if isinstance(entries, Mapping):
+        return [(None, entries)]
+    return list(enumerate(entries))
+
+
+def scheduler_setting(index: Optional[int], bound: str, sep: str = '[') -> str:
+    """'param_scheduler[1].begin' (sep '['), or as an option 'param_scheduler.1.begin'
+    (sep '.')."""
+    if index is None:
+        return f'param_scheduler.{bound}'
+    return f'param_scheduler[{index}].{bound}' if sep == '[' else \
+        f'param_scheduler.{index}.{bound}'
+
+
+def schedule_bounds(cfg: Config, key: str) -> List[Tuple[Optional[int], str, int]]:
+    """``(index, 'begin' or 'end', value)`` of the schedulers counted in the unit of
+    ``key`` (epochs for max_epochs: ``by_epoch``, mmengine's default; else
+    iterations); an ``end`` left out follows the run."""
+    by_epoch = key == 'max_epochs'
+    return [(index, bound, int(entry[bound])) for index, entry in scheduler_entries(cfg)
+            if bool(entry.get('by_epoch', True)) == by_epoch
+            for bound in ('begin', 'end') if entry.get(bound) is not None]
+
+
+def scaled_bounds(bounds: List[Tuple[Optional[int], str, int]], planned: int, length: int
+                  ) -> Optional[List[str]]:
+    """Options scaling the bounds of a run of ``planned`` to one of ``length`` (those
+    that change; a nonzero bound stays >= 1, a begin < length); None when the run is
+    too short to keep the bounds' order (e.g. a warm-up before the cosine)."""
+    scaled = {(index, bound): min(max(round(value * length / planned), 1 if value else 0),
+                                  length - 1 if bound == 'begin' else length)
+              for index, bound, value in bounds}
+    values = [(value, scaled[index, bound]) for index, bound, value in bounds]
+    values += [(planned, length)] + [(0, 0)]
+    if any((a < b) != (sa < sb) or (a == b) != (sa == sb)
+           for a, sa in values for b, sb in values):
+        return None
+    return [f'{scheduler_setting(index, bound, ".")}={scaled[index, bound]}'
+            for index, bound, value in bounds if scaled[index, bound] != value]
+
+
+def check_schedule_fits(cfg: Config, planned: Optional[Config] = None) -> None:
+    """Stop, naming the settings to change, when a ``param_scheduler`` entry begins at
+    or after the end of the run (mmengine would fail with "end should be larger than
+    begin", or never run it) or ends after it (a warm-up that never finishes), as
+    after ``--cfg-options train_cfg.max_epochs=2`` on a config with a 25-epoch
+    warm-up. When the config as written (``planned``) runs longer, the message
+    suggests its schedule scaled to this run."""
+    found = run_length(cfg)
+    if found is None:
+        return
+    key, length = found
+    bounds = schedule_bounds(cfg, key)
+    past = [f'{scheduler_setting(index, bound)}={value}' for index, bound, value in bounds
+            if value > length or (bound == 'begin' and value == length)]
+    if not past:
+        return
+    unit = key[len('max_'):]
+    message = (f'the param_scheduler does not fit the run (train_cfg.{key}={length}): '
+               f'{", ".join(past)} {"is" if len(past) == 1 else "are"} at or past its '
+               f'end. Shorten the schedule with the run')
+    original = run_length(planned) if planned is not None else None
+    scaled = None
+    if original and original[0] == key and original[1] > length:
+        scaled = scaled_bounds(schedule_bounds(planned, key), original[1], length)
+    if scaled:
+        message += (f', e.g. --cfg-options train_cfg.{key}={length} {" ".join(scaled)} '
+                    f"(the config's {original[1]}-{unit[:-1]} schedule scaled to {length})")
+    fail(message)
 
 
 def set_collective_timeout(cfg: Config, seconds: int = COLLECTIVE_TIMEOUT_S) -> None:
@@ -276,10 +364,21 @@ def setup_cpu_distributed(cfg: Config) -> None:
     cfg.model_wrapper_cfg = wrapper
 
 
+def require_mmcv_ops(cfg: Config) -> None:
+    """Stop, naming the install that adds them, when an mmdet / mmseg config meets an
+    mmcv without its compiled ops (the pretraining install's): their models import
+    them, and mmengine would report the failed import as an unregistered type."""
+    scope = cfg.get('default_scope')
+    if scope in OPS_SCOPES and not has_mmcv_ops():
+        fail(missing_ops_message(f'this {scope} config'))
+
+
 def build_runner(cfg: Config) -> Runner:
     """The config's runner, with the batch / lr report hook and the preemption hook
     (a checkpoint on SIGTERM / SIGUSR1) added to configs that do not list them
-    (mmdet / mmseg configs inherit their own runtimes)."""
+    (mmdet / mmseg configs inherit their own runtimes). mmdet / mmseg configs need
+    mmcv's compiled ops (:func:`require_mmcv_ops`)."""
+    require_mmcv_ops(cfg)
     runner = (Runner.from_cfg(cfg) if 'runner_type' not in cfg
               else mmmim_registry.RUNNERS.build(cfg))
     for hook_type in (TrainSetupReportHook, PreemptionCheckpointHook):
@@ -342,6 +441,10 @@ def main(argv: Optional[List[str]] = None) -> None:
         runner.train()
     except CheckpointError as error:
         fail(str(error))
+    except ModuleNotFoundError as error:
+        if not is_missing_ops(error):
+            raise
+        fail(missing_ops_message('this config'))
     except KeyError as error:
         found = unknown_type(error)
         if found is None:

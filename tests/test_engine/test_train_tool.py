@@ -294,3 +294,44 @@ def test_build_runner__every_config_gets_the_preemption_hook_once(tmp_path):
         runner = train_tool.build_runner(cfg)
         hooks = [h for h in runner.hooks if isinstance(h, PreemptionCheckpointHook)]
         assert len(hooks) == 1
+
+
+def test_shortened_run__warmup_past_the_end_stops_naming_the_settings_and_a_fit():
+    """max_epochs=2 on the demo (25-epoch warm-up of 1000): not mmengine's "end should
+    be larger than begin", but the settings to change, scaled to the run."""
+    with pytest.raises(SystemExit) as error:
+        configured('--cfg-options', 'train_cfg.max_epochs=2')
+    message = str(error.value)
+    assert 'train_cfg.max_epochs=2' in message
+    assert 'param_scheduler[0].end=25, param_scheduler[1].begin=25' in message
+    assert ('--cfg-options train_cfg.max_epochs=2 param_scheduler.0.end=1 '
+            'param_scheduler.1.begin=1') in message
+    fitted = configured('--cfg-options', 'train_cfg.max_epochs=2', 'param_scheduler.0.end=1',
+                        'param_scheduler.1.begin=1')  # the suggestion passes the check
+    assert [s.get('end') for s in fitted.param_scheduler] == [1, None]
+
+
+def test_shortened_run__no_fit_is_suggested_when_the_order_cannot_be_kept():
+    with pytest.raises(SystemExit) as error:
+        configured('--cfg-options', 'train_cfg.max_epochs=1')
+    assert 'param_scheduler[1].begin=25' in str(error.value)
+    assert 'e.g.' not in str(error.value)  # 1 epoch: no room for warm-up then cosine
+
+
+def test_shortened_run__iteration_schedules_are_checked_against_max_iters():
+    cfg = train_tool.Config(dict(
+        train_cfg=dict(type='IterBasedTrainLoop', max_iters=100),
+        param_scheduler=[dict(type='LinearLR', by_epoch=False, begin=0, end=500),
+                         dict(type='CosineAnnealingLR', by_epoch=True, begin=25)]))
+    with pytest.raises(SystemExit, match=r'max_iters=100\): param_scheduler\[0\]\.end=500 is'):
+        train_tool.check_schedule_fits(cfg)
+    cfg.param_scheduler[0].end = 100  # ends with the run; the epoch-based entry is not counted
+    train_tool.check_schedule_fits(cfg)
+
+
+def test_detection_config_without_mmcv_ops__stops_naming_the_install(monkeypatch):
+    monkeypatch.setattr(train_tool, 'has_mmcv_ops', lambda: False)
+    with pytest.raises(SystemExit, match=r"this mmdet config needs mmcv's compiled ops.*"
+                       r'bash tools/install\.sh --ops'):
+        train_tool.build_runner(configured_from(DETECTION_CONFIG))
+    train_tool.require_mmcv_ops(configured())  # pretraining needs none
