@@ -81,23 +81,34 @@ def test_image_sizes__shares_hold_for_any_count_and_seed_only_shuffles():
     assert sorted(sizes) == sorted(image_sizes(120, seed=5)) and sizes != image_sizes(120, 5)
 
 
-def test_categorize__read_is_taken_out_of_the_loading_stage():
-    stages = {'read': 1.0, '0:LoadImageSafely': 5.0, '1:RandomResizedCrop': 2.0,
-              '2:RandomFlip': 0.5, '3:PackInputs': 0.25}
+def test_stage_clock__nested_calls_count_only_for_their_own_stage():
+    clock = bench.StageClock()
+    read = clock.timed('read', lambda: time.sleep(0.02))
+    load = clock.timed('load', lambda: (read(), time.sleep(0.01)))
+    load()
+    assert 0.02 <= clock.seconds['read'] < 0.03 + 0.02
+    assert 0.01 <= clock.seconds['load'] < 0.02 + 0.02  # its own 10 ms, not the read
+
+
+def test_categorize__loading_rest_is_convert_or_crop_when_the_loader_crops():
+    stages = {'read': 1.0, 'decode': 3.0, '0:LoadImageSafely': 0.5,
+              '1:RandomResizedCrop': 2.0, '2:RandomFlip': 0.5, '3:PackInputs': 0.25}
     assert bench.categorize(stages, '0:LoadImageSafely') == {
-        'read': 1.0, 'decode': 4.0, 'crop+resize': 2.0, 'flip': 0.5, 'pack': 0.25,
-        'other': 0.0}
-    official = {'load': 3.0, '0:RandomResizedCrop': 1.0, '2:ToTensor': 0.5,
+        'read': 1.0, 'decode': 3.0, 'convert': 0.5, 'crop+resize': 2.0, 'flip': 0.5,
+        'pack': 0.25, 'other': 0.0}
+    fused = {'read': 1.0, 'decode': 1.5, '0:LoadRandomResizedCrop': 0.75}
+    assert bench.categorize(fused, '0:LoadRandomResizedCrop')['crop+resize'] == 0.75
+    official = {'decode': 3.0, 'load': 0.5, '0:RandomResizedCrop': 1.0, '2:ToTensor': 0.5,
                 '3:Normalize': 0.5}
     groups = bench.categorize(official, 'load')
-    assert groups['read'] is None and groups['decode'] == 3.0 and groups['pack'] == 1.0
+    assert groups['read'] is None and groups['convert'] == 0.5 and groups['pack'] == 1.0
 
 
 def test_time_pipeline__stages_add_up_to_the_time_per_image(tiny_config, images):
     record = bench.time_pipeline('ours', str(tiny_config), str(images), iters=6, warmup=1)
     assert record['error'] is None and record['num_files'] == 20
     groups = record['categories_ms']
-    assert groups['read'] > 0 and groups['decode'] > 0 and groups['crop+resize'] > 0
+    assert all(groups[k] > 0 for k in ('read', 'decode', 'convert', 'crop+resize', 'pack'))
     assert math.isclose(sum(groups.values()), record['ms_per_image'], rel_tol=1e-6)
     assert math.isclose(record['images_per_s'], 1e3 / record['ms_per_image'])
 
@@ -135,6 +146,7 @@ def test_main__three_rows_ratios_and_stage_split_json(tiny_config, images, tmp_p
     else:
         assert official['error'] is None and official['categories_ms']['read'] is None
         assert official['categories_ms']['decode'] > 0 and 'ours / official' in text
+    assert result['pipelines']['mmpretrain']['categories_ms']['decode'] > 0  # cv2.imdecode
 
 
 def test_main__official_row_skipped_with_the_reason_without_torchvision(
@@ -193,3 +205,9 @@ def test_benchmark_pretrain_main__pipeline_json_and_table_have_data_time(
     text = capsys.readouterr().out
     assert 'data s/iter (x step)' in text
     assert f"{record['data_time']:.3f} ({record['data_time_ratio']:.2f}x)" in text
+
+
+def test_time_pipeline__workers_add_the_dataloader_aggregate(tiny_config, images):
+    record = bench.time_pipeline('mmpretrain', str(tiny_config), str(images), iters=4,
+                                 warmup=0, workers=2)
+    assert record['loader_workers'] == 2 and record['loader_images_per_s'] > 0

@@ -18,13 +18,14 @@ Three pipelines on the same JPEG files, each through its own dataset class:
 Each run is a fresh process (``--worker-out``) that reads ``warmup`` images untimed,
 then ``iters`` images one after another (cycling over the files): images/s of one
 worker process, and the milliseconds per image of every transform (each wrapped by a
-timer). Reading is timed inside the loading transform where it goes through
-``mmengine.fileio.get`` (ours and mmcv's loaders do), and the decode is the loading
-transform's time less the read; torchvision's loader reads and decodes in one call
-(``read`` is then None and ``decode`` holds both). With ``--workers N`` (N > 1) the
-same dataset is also timed through a ``torch.utils.data.DataLoader`` with N workers
-(aggregate images/s). Rounds alternate (ours, mmpretrain, official, ours, ...) and
-the report holds their medians, with ours / mmpretrain and ours / official.
+timer), with the file read (``mmengine.fileio.get``: ours and mmcv's loaders) and the
+codec (Pillow's ``ImageFile.load``, ``cv2.imdecode``) timed wherever they are called
+and taken out of the transform that called them (:class:`StageClock`); Pillow reads
+the file while decoding for torchvision's loader (``read`` None there). With
+``--workers N`` (N > 1) the same dataset is also timed through a
+``torch.utils.data.DataLoader`` with N workers (aggregate images/s). Rounds
+alternate (ours, mmpretrain, official, ours, ...) and the report holds their medians,
+with ours / mmpretrain and ours / official.
 """
 import argparse
 import copy
@@ -41,36 +42,44 @@ from typing import Callable, Dict, Iterator, List, Optional, Sequence
 
 PIPELINES = ('ours', 'mmpretrain', 'official')
 #: Per-image stage groups of the report, in order.
-CATEGORIES = ('read', 'decode', 'crop+resize', 'flip', 'pack', 'other')
+CATEGORIES = ('read', 'decode', 'convert', 'crop+resize', 'flip', 'pack', 'other')
 DEFAULT_NUM_IMAGES = 120  # generated when --data is not given
 LOADER_BATCH = 16  # batch size of the --workers DataLoader run
 DESCRIPTION = 'Images/s and per-stage cost of train data pipelines (ours, mmpretrain, official).'
 READ_STAGE = 'read'
+DECODE_STAGE = 'decode'
 LOAD_STAGE = 'load'  # the official loader: read and decode in one call
 
 
 # ------------------------------------------------------------------------- timers
 
 class StageClock:
-    """Seconds accumulated per named stage."""
+    """Exclusive seconds per named stage: a timed call inside another (the file read
+    or the codec inside a loading transform) counts for its own stage only, so the
+    stages add up to the time of the outermost calls."""
 
     def __init__(self) -> None:
         self.seconds: Dict[str, float] = {}
-
-    def add(self, name: str, seconds: float) -> None:
-        self.seconds[name] = self.seconds.get(name, 0.0) + seconds
+        self._open: List[str] = []  # names of the calls under way, outermost first
 
     def reset(self) -> None:
         self.seconds.clear()
 
     def timed(self, name: str, fn: Callable) -> Callable:
-        """``fn`` with its wall time added to stage ``name`` at every call."""
+        """``fn`` with its wall time, less that of timed calls inside it, added to
+        stage ``name`` at every call."""
         def call(*args, **kwargs):
+            self._open.append(name)
             start = time.perf_counter()
             try:
                 return fn(*args, **kwargs)
             finally:
-                self.add(name, time.perf_counter() - start)
+                elapsed = time.perf_counter() - start
+                self._open.pop()
+                self.seconds[name] = self.seconds.get(name, 0.0) + elapsed
+                if self._open:  # not the enclosing call's own time
+                    parent = self._open[-1]
+                    self.seconds[parent] = self.seconds.get(parent, 0.0) - elapsed
         return call
 
 
@@ -89,31 +98,45 @@ def time_transforms(transforms: list, clock: StageClock) -> List[str]:
 
 
 @contextmanager
-def time_reads(clock: StageClock) -> Iterator[None]:
-    """Time every ``mmengine.fileio.get`` (the file read of mmcv's and our loaders)
-    as stage :data:`READ_STAGE`."""
-    from mmengine import fileio
-    original = fileio.get
-    fileio.get = clock.timed(READ_STAGE, original)
+def patched(owner, attribute: str, clock: StageClock, name: str) -> Iterator[None]:
+    """``owner.attribute`` timed as stage ``name`` while inside."""
+    original = getattr(owner, attribute)
+    setattr(owner, attribute, clock.timed(name, original))
     try:
         yield
     finally:
-        fileio.get = original
+        setattr(owner, attribute, original)
+
+
+@contextmanager
+def time_io(clock: StageClock) -> Iterator[None]:
+    """Time the file read and the codec wherever a pipeline calls them: stage
+    :data:`READ_STAGE` for ``mmengine.fileio.get`` (mmcv's and our loaders read
+    through it) and :data:`DECODE_STAGE` for Pillow's ``ImageFile.load`` (ours and
+    torchvision's decode, scaled or not) and ``cv2.imdecode`` (mmcv's default)."""
+    import cv2
+    from mmengine import fileio
+    from PIL import ImageFile
+    with patched(fileio, 'get', clock, READ_STAGE), \
+            patched(ImageFile.ImageFile, 'load', clock, DECODE_STAGE), \
+            patched(cv2, 'imdecode', clock, DECODE_STAGE):
+        yield
 
 
 def categorize(stages: Dict[str, float], load_stage: str) -> Dict[str, Optional[float]]:
-    """Per-image stage times grouped into :data:`CATEGORIES`: ``read``; ``decode`` (the
-    loading stage ``load_stage`` less the read inside it); ``crop+resize`` (stages
-    named ``*Crop*`` / ``*Resize*``); ``flip``; ``pack`` (``Pack*``, ``ToTensor``,
-    ``Normalize``); ``other``. ``read`` is None when no read was timed."""
+    """Per-image exclusive stage times (:class:`StageClock`) grouped into
+    :data:`CATEGORIES`: ``read`` (None when nothing was read through
+    ``mmengine.fileio``); ``decode`` (the codec); ``convert`` (the rest of the loading
+    stage ``load_stage``: header, checks, mode conversions, RGB -> BGR); ``crop+resize``
+    (stages named ``*Crop*`` / ``*Resize*``, and the rest of a loading stage that
+    crops too); ``flip``; ``pack`` (``Pack*``, ``ToTensor``, ``Normalize``); ``other``."""
     groups = dict.fromkeys(CATEGORIES, 0.0)
-    read = stages.get(READ_STAGE)
     for name, value in stages.items():
         kind = name.split(':', 1)[-1]
-        if name == READ_STAGE:
-            continue
-        if name == load_stage:
-            groups['decode'] += value - (read or 0.0)
+        if name in (READ_STAGE, DECODE_STAGE):
+            groups[name] += value
+        elif name == load_stage:
+            groups['crop+resize' if 'Crop' in kind else 'convert'] += value
         elif 'Crop' in kind or 'Resize' in kind:
             groups['crop+resize'] += value
         elif 'Flip' in kind:
@@ -122,7 +145,8 @@ def categorize(stages: Dict[str, float], load_stage: str) -> Dict[str, Optional[
             groups['pack'] += value
         else:
             groups['other'] += value
-    groups['read'] = read
+    if READ_STAGE not in stages:
+        groups['read'] = None
     return groups
 
 
@@ -243,7 +267,7 @@ def time_pipeline(which: str, config: str, data: str, iters: int, warmup: int = 
         random.seed(seed)
         np.random.seed(seed)
         torch.manual_seed(seed)
-        with time_reads(clock):
+        with time_io(clock):
             for i in range(warmup):
                 dataset[i % len(dataset)]
             clock.reset()
@@ -253,8 +277,7 @@ def time_pipeline(which: str, config: str, data: str, iters: int, warmup: int = 
             seconds = time.perf_counter() - start
         stages_ms = {name: 1e3 * s / iters for name, s in clock.seconds.items()}
         groups = categorize(stages_ms, load_stage)
-        groups['other'] += 1e3 * seconds / iters - sum(stages_ms.values()) \
-            + (stages_ms.get(READ_STAGE) or 0.0)  # the dataset's own overhead
+        groups['other'] += 1e3 * seconds / iters - sum(stages_ms.values())  # the dataset
         record = dict(pipeline=which, config=config, error=None, num_files=len(dataset),
                       iters=iters, warmup=warmup, images_per_s=iters / seconds,
                       ms_per_image=1e3 * seconds / iters, stages_ms=stages_ms,
@@ -355,8 +378,11 @@ def format_report(result: dict) -> str:
     ratio = ', '.join(f"ours / {k.split('_over_')[1]} {v:.2f}x" for k, v in result.items()
                       if k.startswith('ours_over_') and v is not None)
     lines += [ratio or 'no ratio (a pipeline failed)'] + reasons
-    lines.append('read: inside mmengine.fileio.get; official: its loader reads and decodes '
-                 'in one call (decode holds both); other: the dataset and the timers')
+    lines.append('ms per image, exclusive: read = mmengine.fileio.get (official: Pillow '
+                 'reads while decoding, in decode); decode = Pillow ImageFile.load or '
+                 'cv2.imdecode; convert = the rest of the loading transform (header, checks, '
+                 'mode conversion, RGB->BGR); crop+resize includes the rest of a loading '
+                 'transform that crops too; other = the dataset and the timers')
     return '\n'.join(lines)
 
 
