@@ -167,3 +167,22 @@ def test_load_image_bytes__reads_tar_shard_members(image_files, tmp_path):
     result = dataset[0]
     assert result['img_bytes'] == image_files[0].read_bytes()
     assert result['ori_shape'] == Image.open(io.BytesIO(result['img_bytes'])).size[::-1]
+
+
+def test_gpu_check_decode_line__probe_measures_on_cpu_and_line_skips_without_cuda(
+        image_files, tmp_path):
+    """tools/gpu_check's GPU-decode line: its probe (the device side on a batch)
+    measures on the CPU here; without CUDA the line is skipped as 'needs GPU'."""
+    import sys
+    sys.path.insert(0, str(ROOT / 'tools'))
+    from gpucheck import host
+    from gpucheck.context import Context, probe
+    from gpucheck.report import NEEDS_GPU
+    ctx = Context(str(tmp_path), python=sys.executable)
+    record, proc = probe(ctx, 'gpu_decode', 120, '--batch', '8', '--iters', '1',
+                         '--device', 'cpu', '--data', str(image_files[0].parent))
+    assert record is not None, proc.tail
+    assert record['output'] == [8, 3, 224, 224] and record['images_per_s'] > 0
+    ctx.cuda = False
+    [row] = host.gpu_decode(ctx)
+    assert (row.status, row.note) == ('skip', NEEDS_GPU)

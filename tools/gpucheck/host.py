@@ -74,4 +74,18 @@ def loader(ctx: Context) -> List[Row]:
     note = 'MAE pipeline, demo photos, batch 256' + (
         '; mmcv build running at nice 19' if ctx.ops_build is not None else '')
     return [Row('loader', f"{n} worker{'' if n == '1' else 's'}", 'figure', f'{ips:.0f} img/s',
-                note) for n, ips in record.items()]
+                note) for n, ips in record.items()] + gpu_decode(ctx)
+
+
+def gpu_decode(ctx: Context) -> List[Row]:
+    """The GPU-decode mode's device side: images/s of decode + crop + resize + flip of
+    a batch of 256 demo JPEGs on the GPU (mmmim.datasets.gpu_decode)."""
+    name = 'GPU decode+crop, batch 256'
+    if not ctx.cuda:
+        return [Row('loader', name, 'skip', '', NEEDS_GPU)]
+    record, proc = probe(ctx, 'gpu_decode', 90, '--batch', '256', '--iters', '5',
+                         '--device', 'cuda')
+    if record is None:
+        return [Row('loader', name, 'fail', '', proc.error_line())]
+    return [Row('loader', name, 'figure', f"{record['images_per_s']:.0f} img/s",
+                f"nvJPEG, demo photos ({record['megapixels']:.2f} MP mean) to 224 px")]

@@ -227,6 +227,45 @@ def probe_loader(args: argparse.Namespace) -> dict:
     return record
 
 
+def probe_gpu_decode(args: argparse.Namespace) -> dict:
+    """Images/s of the GPU-decode mode's device side (``decode_jpeg`` + crop + bicubic
+    resize + flip of ``--batch`` JPEGs of ``--data``, crops drawn as
+    RandomResizedCrop(224, (0.2, 1.0)) draws them) on ``--device``; the median of
+    ``--iters`` timed batches after one warm-up batch."""
+    import glob
+
+    import numpy as np
+    import torch
+    from mmengine.dataset import pseudo_collate
+
+    from mmmim.datasets import gpu_decode as gd
+    files = sorted(glob.glob(os.path.join(args.data, '*.jpg')))
+    if not files:
+        raise FileNotFoundError(f'no JPEG files in {args.data}')
+    steps = [gd.LoadImageBytes(), gd.DrawResizedCrop(224, crop_ratio_range=(0.2, 1.0)),
+             gd.DrawFlip(0.5), gd.PackBytes()]
+    np.random.seed(0)
+    packed = []
+    for i in range(args.batch):
+        results = dict(img_path=files[i % len(files)])
+        for step in steps:
+            results = step(results)
+        packed.append(results)
+    batch = pseudo_collate(packed)
+    device = torch.device(args.device)
+    times = []
+    for _ in range(args.iters + 1):
+        start = time.perf_counter()
+        images, _ = gd.decode_batch(batch['inputs'], batch['data_samples'], device)
+        if device.type == 'cuda':
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - start)
+    return dict(images_per_s=args.batch / float(np.median(times[1:])), batch=args.batch,
+                device=str(device), output=list(images.shape),
+                megapixels=float(np.mean([np.prod(p['data_samples'].ori_shape)
+                                          for p in packed]) / 1e6))
+
+
 def probe_downstream_config(args: argparse.Namespace) -> dict:
     """Write ``--write``: ``--configs[0]`` on the tiny data of ``--data`` (its dataset
     type's, :data:`mmmim.utils.benchmark_downstream.TINY_DATA_FOR`), 2 iterations
@@ -261,7 +300,8 @@ def probe_downstream_config(args: argparse.Namespace) -> dict:
 
 PROBES = {'env': probe_env, 'mmcv_ops': probe_mmcv_ops, 'ceiling': probe_ceiling,
           'step_profile': probe_step_profile,
-          'loader': probe_loader, 'downstream_config': probe_downstream_config}
+          'loader': probe_loader, 'gpu_decode': probe_gpu_decode,
+          'downstream_config': probe_downstream_config}
 
 
 def main(argv: Optional[List[str]] = None) -> int:
