@@ -170,6 +170,39 @@ def test_lowpass__one_fft_pair_per_batch_and_mask_cached(monkeypatch):
     assert f.keep_mask((64, 64)) is f.keep_mask((64, 64))
 
 
+def test_lowpass__pass_band_built_once_across_calls_and_outputs_repeat(monkeypatch):
+    import mmmim.models.targets.lowpass as lowpass
+    built = []
+    keep_mask = lowpass.lowpass_keep_mask
+    monkeypatch.setattr(lowpass, 'lowpass_keep_mask',
+                        lambda *a, **k: built.append(a[0]) or keep_mask(*a, **k))
+    f = bound_filter(radius=10, reference_size=64, output='magnitude')
+    images = photo_tensor(64)
+    first = f(images)
+    assert torch.equal(f(images), first) and torch.equal(f(images[:1]), first[:1])
+    assert built == [(64, 64)]
+    f(photo_tensor(32))  # another size: its own pass band, built once too
+    f(photo_tensor(32))
+    assert built == [(64, 64), (32, 32)]
+
+
+@pytest.mark.parametrize('output', ['real', 'magnitude'])
+def test_lowpass__leaves_its_input_untouched(output):
+    images = photo_tensor(64)
+    before = images.clone()
+    bound_filter(radius=10, reference_size=64, output=output)(images)
+    assert torch.equal(images, before)
+
+
+def test_lowpass__magnitude_without_normalization_equals_numpy_reference():
+    # unbound statistics (raw pixels in): no DC shift, |L(x)| alone
+    images = photo_tensor(64)[:2] * 50 + 100
+    f = LowPassFilter(radius=10, reference_size=64, output='magnitude')
+    f.bind_normalization(None, None)
+    expected = numpy_lowpass(images.numpy(), 10, 64, [0.] * 3, [1.] * 3, magnitude=True)
+    assert np.abs(f(images).numpy() - expected).max() < 3e-4  # values up to ~213: fp32 round-off
+
+
 def test_lowpass__checkpoint_keys_equal_mae_keys():
     # the bound statistics are non-persistent buffers: PixMIM checkpoints load as MAE's
     lowpass = dict(type='PixelTarget', patch_size=16,

@@ -117,9 +117,22 @@ class LowPassFilter(nn.Module):
             self._masks[key] = lowpass_keep_mask(size, self.cutoff, device=device).float()
         return self._masks[key]
 
+    def dc_shift(self, x: torch.Tensor) -> Optional[torch.Tensor]:
+        """``mean / std`` as ``[1, C, 1, 1]`` in ``x``'s dtype and device (None unbound)."""
+        return None if self.mean is None else (self.mean / self.std).to(x)
+
     @torch.no_grad()
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        """``[B, C, H, W]`` -> ``[B, C, H, W]`` fp32, one rfft2/irfft2 pair per batch."""
+        """``[B, C, H, W]`` -> ``[B, C, H, W]`` fp32, one rfft2/irfft2 pair per batch.
+
+        The filter is linear and keeps DC, so it runs on the normalized images
+        directly: ``low = (L(raw) - mean) / std = L(x)``. The magnitude needs raw's
+        sign, ``(|L(raw)| - mean) / std = |L(x) + mean / std| - mean / std`` (std > 0),
+        and the ``+ mean / std`` is added to the DC bin (``* H * W``, numpy's
+        unnormalized forward FFT), so besides the FFT pair only three passes touch
+        the full batch: the pass band (in place, on the half spectrum), ``abs_`` and
+        ``sub_``.
+        """
         if not self._bound:
             raise RuntimeError(
                 'LowPassFilter: the normalization is not bound. Call '
@@ -128,16 +141,15 @@ class LowPassFilter(nn.Module):
         size = tuple(images.shape[-2:])
         with torch.autocast(device_type=images.device.type, enabled=False):
             x = images.float()
-            if self.mean is not None:
-                mean, std = self.mean.to(x), self.std.to(x)
-                x = x * std + mean                                  # raw pixel space
             spectrum = torch.fft.rfft2(x)                           # [B, C, H, W//2+1]
-            x = torch.fft.irfft2(spectrum * self.keep_mask(size, x.device), s=size)
-            if self.output == 'magnitude':
-                x = x.abs()
-            if self.mean is not None:
-                x = (x - mean) / std                                # normalized space
-            return x
+            spectrum.mul_(self.keep_mask(size, x.device))
+            if self.output == 'real':
+                return torch.fft.irfft2(spectrum, s=size)
+            shift = self.dc_shift(x)
+            if shift is not None:
+                spectrum[..., 0, 0] += shift.flatten(1) * (size[0] * size[1])
+            low = torch.fft.irfft2(spectrum, s=size).abs_()         # |raw low-pass| / std
+            return low if shift is None else low.sub_(shift)
 
     def extra_repr(self) -> str:
         return (f'radius={self.radius}, reference_size={self.reference_size}, '
