@@ -16,11 +16,12 @@ Three pipelines on the same JPEG files, each through its own dataset class:
   a flat folder).
 
 Each run is a fresh process (``--worker-out``) that reads ``warmup`` images untimed,
-then ``iters`` images one after another (cycling over the files): images/s of one
-worker process, and the milliseconds per image of every transform (each wrapped by a
-timer), with the file read (``mmengine.fileio.get``: ours and mmcv's loaders) and the
-codec (Pillow's ``ImageFile.load``, ``cv2.imdecode``) timed wherever they are called
-and taken out of the transform that called them (:class:`StageClock`); Pillow reads
+then ``iters`` images one after another (cycling over the files) with one torch
+thread, as in a DataLoader worker: images/s of one worker process, and the
+milliseconds per image of every transform (each wrapped by a timer), with the file
+read (``mmengine.fileio.get``: ours and mmcv's loaders) and the codec (Pillow's
+``ImageFile.load``, ``cv2.imdecode``) timed wherever they are called and taken out
+of the transform that called them (:class:`StageClock`); Pillow reads
 the file while decoding for torchvision's loader (``read`` None there). With
 ``--workers N`` (N > 1) the same dataset is also timed through a
 ``torch.utils.data.DataLoader`` with N workers (aggregate images/s). Rounds
@@ -221,6 +222,18 @@ def official_unavailable(data: str) -> Optional[str]:
 
 # ------------------------------------------------------------------------- timing
 
+@contextmanager
+def one_torch_thread() -> Iterator[None]:
+    """One intra-op thread inside, as torch's DataLoader worker loop sets."""
+    import torch
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 def _keep(batch):
     return batch
 
@@ -267,7 +280,7 @@ def time_pipeline(which: str, config: str, data: str, iters: int, warmup: int = 
         random.seed(seed)
         np.random.seed(seed)
         torch.manual_seed(seed)
-        with time_io(clock):
+        with time_io(clock), one_torch_thread():
             for i in range(warmup):
                 dataset[i % len(dataset)]
             clock.reset()
