@@ -47,11 +47,16 @@ class ConservativeCrop(BaseTransform):
         self.interpolation = interpolation
         self.backend = backend
 
-    def resize_shorter_side(self, img: np.ndarray) -> np.ndarray:
-        """Shorter side to ``crop_size``, aspect ratio kept (longer side rounded)."""
-        h, w = img.shape[:2]
+    def resized_size(self, h: int, w: int) -> Tuple[int, int]:
+        """``(width, height)`` with the shorter side at ``crop_size``, aspect ratio kept
+        (longer side rounded)."""
         scale = self.crop_size / min(h, w)
-        size = (max(self.crop_size, round(w * scale)), max(self.crop_size, round(h * scale)))
+        return max(self.crop_size, round(w * scale)), max(self.crop_size, round(h * scale))
+
+    def resize_shorter_side(self, img: np.ndarray) -> np.ndarray:
+        """Shorter side to ``crop_size`` (:meth:`resized_size`)."""
+        h, w = img.shape[:2]
+        size = self.resized_size(h, w)
         if size == (w, h):
             return img
         return mmcv.imresize(img, size, interpolation=self.interpolation,
@@ -63,16 +68,21 @@ class ConservativeCrop(BaseTransform):
         return (np.random.randint(0, padded_hw[0] - self.crop_size + 1),
                 np.random.randint(0, padded_hw[1] - self.crop_size + 1))
 
-    def transform(self, results: Dict) -> Dict:
-        img = self.resize_shorter_side(results['img'])
+    def pad_and_crop(self, img: np.ndarray) -> Tuple[np.ndarray, Tuple[int, ...]]:
+        """Reflect-pad the resized ``[H, W, ...]`` image and draw the square crop;
+        returns ``(crop [S, S, ...], (x1, y1, x2, y2) in the padded image)``."""
         p = self.padding
         pad = ((p, p), (p, p)) + ((0, 0),) * (img.ndim - 2)
         img = np.pad(img, pad, mode='reflect')            # mirror without the edge pixel
         y, x = self.crop_offset(img.shape[:2])
         s = self.crop_size
-        results['img'] = np.ascontiguousarray(img[y:y + s, x:x + s])
-        results['img_shape'] = (s, s)
-        results['crop_bbox'] = (x, y, x + s, y + s)
+        return np.ascontiguousarray(img[y:y + s, x:x + s]), (x, y, x + s, y + s)
+
+    def transform(self, results: Dict) -> Dict:
+        img, box = self.pad_and_crop(self.resize_shorter_side(results['img']))
+        results['img'] = img
+        results['img_shape'] = img.shape[:2]
+        results['crop_bbox'] = box
         return results
 
     def __repr__(self) -> str:

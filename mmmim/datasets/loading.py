@@ -20,9 +20,10 @@ bad arguments, out of memory) is a problem of the run, not of one file, and rais
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
-from typing import Optional, Sequence, Tuple
+from typing import Callable, Iterator, Optional, Sequence, Tuple, TypeVar
 
 import mmengine.fileio as fileio
 import numpy as np
@@ -32,9 +33,10 @@ from mmengine.logging import print_log
 
 from mmmim.registry import TRANSFORMS
 
-from .decode import DEFAULT_MAX_PIXELS, ImageDecodeError, decode_rgb
+from .decode import DEFAULT_MAX_PIXELS, ImageDecodeError, decode_rgb, rgb_to_bgr
 
 ON_ERROR_CHOICES = ('skip', 'raise')
+T = TypeVar('T')
 
 
 class ImageLoadError(RuntimeError):
@@ -99,6 +101,15 @@ class SkippedImages:
         return len(self._files)
 
 
+@contextlib.contextmanager
+def file_errors(path: str) -> Iterator[None]:
+    """Turn :class:`ImageDecodeError` into :class:`ImageLoadError` naming ``path``."""
+    try:
+        yield
+    except ImageDecodeError as exc:
+        raise ImageLoadError(path, str(exc)) from exc
+
+
 def _where() -> str:
     """'this process' or the data loader worker we run in."""
     info = torch.utils.data.get_worker_info()
@@ -155,18 +166,24 @@ class LoadImageSafely(BaseTransform):
 
     def transform(self, results: dict) -> Optional[dict]:
         """Load ``results['img_path']``; ``None`` if it is unusable and skipping."""
-        path = str(results['img_path'])
-        try:
-            img = self.load_cached(path)
-        except ImageLoadError as err:
-            if self.on_error == 'raise':
-                raise
-            self._report_skip(err)
+        img = self.load_or_skip(str(results['img_path']), self.load_cached)
+        if img is None:
             return None
         results['img'] = img.astype(np.float32) if self.to_float32 else img
         results['img_shape'] = img.shape[:2]
         results['ori_shape'] = img.shape[:2]
         return results
+
+    def load_or_skip(self, path: str, load: Callable[[str], T]) -> Optional[T]:
+        """``load(path)``; on :class:`ImageLoadError` ``None`` (a skip, logged and
+        counted) or the error again, as ``on_error`` says."""
+        try:
+            return load(path)
+        except ImageLoadError as err:
+            if self.on_error == 'raise':
+                raise
+            self._report_skip(err)
+            return None
 
     def load_cached(self, path: str) -> np.ndarray:
         """:meth:`load`, from the in-memory cache when ``cache_images`` allows (a
@@ -184,22 +201,28 @@ class LoadImageSafely(BaseTransform):
         Raises:
             ImageLoadError: the file is missing, unreadable or not a usable image.
         """
+        data = self.read(path)
+        with file_errors(path):
+            rgb = decode_rgb(data, self.alpha_background, self.max_pixels,
+                             self.exif_orientation)
+        return rgb_to_bgr(rgb)
+
+    def read(self, path: str) -> bytes:
+        """The bytes of ``path`` through mmengine's file backends.
+
+        Raises:
+            ImageLoadError: the file is missing or cannot be read.
+        """
         try:
-            data = fileio.get(path, backend_args=self.backend_args)
+            return fileio.get(path, backend_args=self.backend_args)
         except OSError as exc:  # missing, permission, directory, network
             raise ImageLoadError(path, f'cannot read file ({type(exc).__name__}: '
                                        f'{exc.strerror or exc})') from exc
-        try:
-            rgb = decode_rgb(data, self.alpha_background, self.max_pixels,
-                             self.exif_orientation)
-        except ImageDecodeError as exc:
-            raise ImageLoadError(path, str(exc)) from exc
-        return np.ascontiguousarray(rgb[:, :, ::-1])  # RGB -> BGR, as cv2 loads
 
     def _report_skip(self, err: ImageLoadError) -> None:
         """Record the skip and log a warning naming the file, reason and count."""
         count = self.skipped.record(err.path, err.reason)
-        print_log(f'LoadImageSafely: skipped {err.path}: {err.reason} '
+        print_log(f'{type(self).__name__}: skipped {err.path}: {err.reason} '
                   f'({count} skipped so far in {_where()}, '
                   f'{self.skipped.num_files} distinct files)',
                   logger='current', level=logging.WARNING)
