@@ -96,7 +96,12 @@ def load_config(path: str, options: Optional[Dict] = None) -> Config:
     """The config at ``path`` with ``--cfg-options`` merged in."""
     if not osp.isfile(path):
         fail(f'config file not found: {path}')
-    cfg = Config.fromfile(path)
+    try:
+        cfg = Config.fromfile(path)  # runs the config's custom_imports
+    except ImportError as error:
+        if not is_missing_ops(error):
+            raise
+        fail(missing_ops_message(path))
     if options:
         cfg.merge_from_dict(options)
     return cfg
@@ -441,7 +446,7 @@ def main(argv: Optional[List[str]] = None) -> None:
         runner.train()
     except CheckpointError as error:
         fail(str(error))
-    except ModuleNotFoundError as error:
+    except ImportError as error:
         if not is_missing_ops(error):
             raise
         fail(missing_ops_message('this config'))

@@ -7,7 +7,7 @@ mmseg's models), mmdet's PVT (``MaskedPVT``) and the test suite need them, and
 environment (a cached wheel, else a build: about 11 minutes on 2 cores, once).
 """
 import importlib.util
-from typing import Callable
+from typing import Callable, Optional
 
 from mmengine.registry import Registry
 
@@ -30,9 +30,16 @@ def missing_ops_message(what: str) -> str:
             'wheel, else a build of about 11 minutes on 2 cores, once)')
 
 
-def is_missing_ops(error: BaseException) -> bool:
-    """Whether ``error`` is the import of the missing compiled ops."""
-    return isinstance(error, ModuleNotFoundError) and error.name == EXT_MODULE
+def is_missing_ops(error: Optional[BaseException]) -> bool:
+    """Whether ``error``, or an error it was raised from (mmengine wraps a failed
+    ``custom_imports`` in its own ImportError), is the import of the missing ops."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, ModuleNotFoundError) and error.name == EXT_MODULE:
+            return True
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return False
 
 
 def register_needs_ops(registry: Registry, name: str, error: ModuleNotFoundError

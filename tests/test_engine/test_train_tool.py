@@ -335,3 +335,17 @@ def test_detection_config_without_mmcv_ops__stops_naming_the_install(monkeypatch
                        r'bash tools/install\.sh --ops'):
         train_tool.build_runner(configured_from(DETECTION_CONFIG))
     train_tool.require_mmcv_ops(configured())  # pretraining needs none
+
+
+def test_config_whose_custom_imports_need_mmcv_ops__stops_naming_the_install(
+        tmp_path, monkeypatch):
+    """An mmseg PVT config imports mmdet.models (custom_imports) while it loads."""
+    (tmp_path / 'needs_ops_module.py').write_text(
+        "raise ModuleNotFoundError(\"No module named 'mmcv._ext'\", name='mmcv._ext')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    config = tmp_path / 'needs_ops.py'
+    config.write_text("custom_imports = dict(imports=['needs_ops_module'], "
+                      'allow_failed_imports=False)\n')
+    with pytest.raises(SystemExit, match=r"needs_ops\.py needs mmcv's compiled ops.*"
+                       r'bash tools/install\.sh --ops'):
+        train_tool.load_config(str(config))

@@ -34,6 +34,17 @@ def test_a_module_that_needs_the_ops_builds_into_an_error_naming_the_install():
         registry.build(dict(type='NeedsOps', depth=2))
 
 
+def test_missing_ops_are_found_inside_the_import_errors_raised_from_them():
+    try:
+        try:
+            raise missing_ops_error()
+        except ImportError as inner:
+            raise ImportError('Failed to import custom modules') from inner
+    except ImportError as wrapped:
+        assert is_missing_ops(wrapped)
+    assert not is_missing_ops(ImportError('Failed to import custom modules'))
+
+
 def test_any_other_import_error_is_raised_as_it_is():
     other = ModuleNotFoundError("No module named 'mmdet'", name='mmdet')
     assert not is_missing_ops(other) and is_missing_ops(missing_ops_error())
