@@ -170,7 +170,7 @@ class TarShardDataset(ImageFolder):
     Args:
         data_root: folder of the index and (by default) the shards; may carry an
             mmengine fileio prefix.
-        ann_file: the index file name, relative to ``data_root``.
+        ann_file: the index file name, relative to ``data_root`` (empty: ``index.json``).
         with_label: attach ``gt_label`` (the index's labels; the index's classes
             become the metainfo's).
         pipeline: the transforms, as for ``ImageFolder``.
@@ -183,7 +183,8 @@ class TarShardDataset(ImageFolder):
     def __init__(self, data_root: str = '', ann_file: str = 'index.json',
                  with_label: bool = False, pipeline=(), check_files: bool = True,
                  max_refetch: int = 100, **kwargs) -> None:
-        super().__init__(data_root=data_root, ann_file=ann_file, with_label=with_label,
+        super().__init__(data_root=data_root, ann_file=ann_file or 'index.json',
+                         with_label=with_label,
                          pipeline=pipeline, check_files=check_files,
                          max_refetch=max_refetch, **kwargs)
 
