@@ -17,9 +17,10 @@ def _conservative_crop_pipeline(size):
     """Resize the shorter side to ``size``, random ``size`` crop with 4-px reflect
     padding, flip."""
     return [
-        dict(type='LoadImageSafely'),
-        dict(type='ConservativeCrop', crop_size=size, padding=4, interpolation='bicubic',
-             backend='pillow'),
+        # LoadImageSafely + ConservativeCrop in one step, the JPEG decoded at the largest
+        # DCT reduction that keeps the shorter side >= size (mmmim/datasets/fast_crop.py)
+        dict(type='LoadAndConservativeCrop', crop_size=size, padding=4,
+             interpolation='bicubic'),
         dict(type='RandomFlip', prob=0.5),
         dict(type='PackInputs'),
     ]

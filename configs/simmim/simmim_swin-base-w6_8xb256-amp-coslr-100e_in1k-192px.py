@@ -10,9 +10,8 @@ _base_ = [
 ]
 image_size = 192
 train_pipeline = [
-    dict(type='LoadImageSafely'),
-    dict(type='RandomResizedCrop', scale=image_size, crop_ratio_range=(0.67, 1.0),
-         backend='pillow', interpolation='bicubic'),
+    dict(type='LoadAndRandomResizedCrop', scale=image_size, crop_ratio_range=(0.67, 1.0),
+         interpolation='bicubic'),
     dict(type='RandomFlip', prob=0.5),
     dict(type='PackInputs'),
 ]

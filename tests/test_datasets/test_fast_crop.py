@@ -225,3 +225,24 @@ def test_fused_transforms__reject_options_they_cannot_honour():
         LoadAndRandomResizedCrop(224, cache_images=8)
     with pytest.raises(ValueError, match='resize_backend'):
         LoadAndConservativeCrop(resize_backend='cv2')
+
+
+@pytest.mark.parametrize('config, size', [
+    ('mae/mae_vit-base-p16_8xb512-amp-coslr-400e_in1k.py', 224),
+    ('pixmim/pixmim_ummae_swin-tiny-w8_8xb512-amp-coslr-200e_in1k-256px.py', 256)])
+def test_pretraining_configs__fused_pipeline_gives_crop_size_bgr_and_counts_skips(
+        config, size, demo_images_dir, tmp_path):
+    from mmengine.config import Config
+
+    from mmmim.datasets import ImageFolder
+    cfg = Config.fromfile(str(Path(__file__).parents[2] / 'configs' / config))
+    pipeline = cfg.train_dataloader.dataset.pipeline
+    assert pipeline[0]['type'].startswith('LoadAnd')
+    for photo in sorted(demo_images_dir.iterdir())[:3]:
+        (tmp_path / photo.name).symlink_to(photo)
+    make_broken('truncated_jpeg', tmp_path, data.chelsea())
+    dataset = ImageFolder(data_root=str(tmp_path), pipeline=pipeline)
+    np.random.seed(0)
+    inputs = [dataset[i]['inputs'] for i in range(len(dataset))]
+    assert all(x.shape == (3, size, size) and x.dtype == torch.uint8 for x in inputs)
+    assert sum(record.count for record in dataset.skipped_images) >= 1

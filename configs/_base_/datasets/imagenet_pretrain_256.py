@@ -4,9 +4,8 @@ _base_ = './imagenet_pretrain.py'
 
 image_size = 256
 train_pipeline = [
-    dict(type='LoadImageSafely'),
-    dict(type='RandomResizedCrop', scale=image_size, crop_ratio_range=(0.2, 1.0),
-         backend='pillow', interpolation='bicubic'),
+    dict(type='LoadAndRandomResizedCrop', scale=image_size, crop_ratio_range=(0.2, 1.0),
+         interpolation='bicubic'),
     dict(type='RandomFlip', prob=0.5),
     dict(type='PackInputs'),
 ]
