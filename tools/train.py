@@ -42,9 +42,11 @@ import mmmim.converters  # noqa: F401  (MIMPretrained init_cfg, under any defaul
 import mmmim.engine  # noqa: F401  (registers the engine modules)
 from mmmim import registry as mmmim_registry
 from mmmim.checkpoint_io import CheckpointError
+from mmmim.converters import ConversionError, check_load_from
 from mmmim.engine import TrainSetupReportHook, init_cpu_distributed
 from mmmim.engine.dist import cuda_unusable_reason
 from mmmim.engine.hooks import PreemptionCheckpointHook
+from mmmim.models.algorithms import MaskedImageModel
 from mmmim.utils.mmcv_ops import has_mmcv_ops, is_missing_ops, missing_ops_message
 
 AMP_WRAPPERS = ('AmpOptimWrapper', 'GuardedAmpOptimWrapper')
@@ -392,6 +394,17 @@ def build_runner(cfg: Config) -> Runner:
     return runner
 
 
+def check_pretraining_load_from(runner: Runner, cfg: Config) -> None:
+    """``load_from`` into a pretraining model, not resuming: log what loads, and stop
+    (:class:`ConversionError`) when the encoder or a decoder would not, or when the file
+    is a released checkpoint that must be imported first (mmengine only warns)."""
+    model = getattr(runner.model, 'module', runner.model)
+    if not cfg.get('load_from') or cfg.get('resume') or not isinstance(model,
+                                                                         MaskedImageModel):
+        return
+    print_log(check_load_from(model, cfg.load_from).summary(), logger='current')
+
+
 def type_paths(node, name: str, path: str = '') -> Iterator[str]:
     """Config keys whose ``type`` is ``name`` (e.g. ``model.masker``)."""
     if isinstance(node, dict):
@@ -443,8 +456,9 @@ def main(argv: Optional[List[str]] = None) -> None:
     try:
         runner = build_runner(cfg)
         relax_determinism_for_vitdet(cfg)
+        check_pretraining_load_from(runner, cfg)
         runner.train()
-    except CheckpointError as error:
+    except (CheckpointError, ConversionError) as error:
         fail(str(error))
     except ImportError as error:
         if not is_missing_ops(error):

@@ -349,3 +349,21 @@ def test_config_whose_custom_imports_need_mmcv_ops__stops_naming_the_install(
     with pytest.raises(SystemExit, match=r"needs_ops\.py needs mmcv's compiled ops.*"
                        r'bash tools/install\.sh --ops'):
         train_tool.load_config(str(config))
+
+
+def test_load_from__pretraining_model_stops_when_the_decoder_would_not_load(tmp_path):
+    from mmmim.converters import ConversionError
+    cfg = configured('--work-dir', str(tmp_path / 'run'))
+    runner = train_tool.build_runner(cfg)
+    state = runner.model.state_dict()
+    full, encoder_only = tmp_path / 'full.pth', tmp_path / 'encoder_only.pth'
+    torch.save({'state_dict': state}, full)
+    torch.save({'state_dict': {k: v for k, v in state.items() if not k.startswith('decoder')}},
+               encoder_only)
+    cfg.load_from = str(full)
+    train_tool.check_pretraining_load_from(runner, cfg)  # everything loads: no error
+    cfg.load_from = str(encoder_only)
+    with pytest.raises(ConversionError, match='decoder'):
+        train_tool.check_pretraining_load_from(runner, cfg)
+    cfg.resume = True  # resuming reads the whole training checkpoint instead
+    train_tool.check_pretraining_load_from(runner, cfg)
