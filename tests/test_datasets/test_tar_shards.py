@@ -214,3 +214,20 @@ def _killed_during_save(photos, shards, work_dir: Path, records: Path, at_iter: 
     os.kill(process.pid, signal.SIGKILL)
     process.wait(timeout=60)
     assert process.returncode == -signal.SIGKILL
+
+
+def test_shards_config__its_train_dataset_reads_shard_members(small_photos_dir, tmp_path):
+    """configs/_base_/datasets/imagenet_pretrain_shards.py's train dataset (the base's
+    pipeline, whatever its loading transform) on shards: 224 px crops, the photos."""
+    from mmengine.config import Config
+
+    from mmmim.registry import DATASETS
+    write_shards(small_photos_dir, tmp_path / 'shards', '--shard-size', '5')
+    cfg = Config.fromfile(str(ROOT / 'configs/_base_/datasets/imagenet_pretrain_shards.py'))
+    dataset = DATASETS.build(dict(cfg.train_dataloader.dataset,
+                                  data_root=str(tmp_path / 'shards')))
+    assert len(dataset) == 12
+    sample = dataset[7]
+    assert sample['inputs'].shape == (3, 224, 224)
+    assert parse_member_path(sample['data_samples'].img_path)[3] == \
+        sorted(os.listdir(small_photos_dir))[7]
