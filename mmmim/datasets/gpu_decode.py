@@ -37,7 +37,6 @@ import torch
 import torch.nn.functional as F
 from mmcv.transforms import BaseTransform
 from mmcv.transforms import RandomFlip as _RandomFlip
-from mmengine import fileio
 from mmengine.logging import print_log
 from mmengine.model import ImgDataPreprocessor
 from mmpretrain.datasets.transforms import RandomResizedCrop
@@ -47,7 +46,7 @@ from PIL import Image
 from mmmim.registry import MODELS, TRANSFORMS
 
 from .decode import ImageDecodeError, check_size, decode_rgb
-from .loading import ImageLoadError, LoadImageSafely
+from .loading import LoadImageSafely, file_errors
 
 #: header modes nvJPEG decodes to RGB as Pillow does
 DEVICE_MODES = ('RGB', 'L')
@@ -69,55 +68,54 @@ class LoadImageBytes(LoadImageSafely):
     """
 
     def transform(self, results: dict) -> Optional[dict]:
-        path = str(results['img_path'])
-        try:
-            data, size = self.read_header(path)
-        except ImageLoadError as err:
-            if self.on_error == 'raise':
-                raise
-            self._report_skip(err)
+        loaded = self.load_or_skip(str(results['img_path']), self.read_for_device)
+        if loaded is None:
             return None
+        data, size, rgb = loaded
         results.pop('img_bytes', None)
         results.pop('img_rgb', None)
-        if size is None:  # decoded here
-            rgb = self._decode_here(path, data)
-            results['img_rgb'] = rgb
-            size = rgb.shape[:2]
-        else:
+        if rgb is None:
             results['img_bytes'] = data
-        results['img_shape'] = results['ori_shape'] = tuple(size)
+        else:  # decoded here
+            results['img_rgb'] = rgb
+        results['img_shape'] = results['ori_shape'] = size
         return results
 
-    def read_header(self, path: str) -> Tuple[bytes, Optional[Tuple[int, int]]]:
-        """``(bytes, (H, W))`` for a JPEG the device decodes, ``(bytes, None)`` for an
-        image to decode in the worker.
+    def read_for_device(self, path: str
+                        ) -> Tuple[bytes, Tuple[int, int], Optional[np.ndarray]]:
+        """``(bytes, (H, W), None)`` for a JPEG the device decodes; ``(bytes, (H, W),
+        [H, W, 3] uint8 RGB)`` for an image decoded here.
 
         Raises:
-            ImageLoadError: unreadable file, unidentifiable or oversized image.
+            ImageLoadError: unreadable file, unidentifiable, oversized or undecodable
+                image.
         """
-        try:
-            data = fileio.get(path, backend_args=self.backend_args)
-        except OSError as exc:
-            raise ImageLoadError(path, f'cannot read file ({type(exc).__name__}: '
-                                       f'{exc.strerror or exc})') from exc
+        data = self.read(path)
+        with file_errors(path):
+            size, on_device = self.header(data)
+            if on_device:
+                return data, size, None
+            rgb = decode_rgb(data, self.alpha_background, self.max_pixels,
+                             self.exif_orientation)
+            return data, rgb.shape[:2], rgb
+
+    def header(self, data: bytes) -> Tuple[Tuple[int, int], bool]:
+        """``((H, W), whether the device decodes it)``: a JPEG that nvJPEG decodes as
+        Pillow would (RGB or gray, no EXIF rotation to apply). Reads the header only.
+
+        Raises:
+            ImageDecodeError: the header cannot be read, or the image is too large.
+        """
         try:
             with Image.open(io.BytesIO(data)) as img:
                 check_size(img.size, self.max_pixels)
                 on_device = img.format == 'JPEG' and img.mode in DEVICE_MODES and not (
                     self.exif_orientation and img.getexif().get(0x0112, 1) != 1)
-                width, height = img.size
-        except ImageDecodeError as exc:
-            raise ImageLoadError(path, str(exc)) from exc
+                return (img.size[1], img.size[0]), on_device
+        except ImageDecodeError:
+            raise
         except Exception as exc:  # as decode_rgb: any header failure is the file's
-            raise ImageLoadError(path, f'{type(exc).__name__}: {exc}') from exc
-        return data, ((height, width) if on_device else None)
-
-    def _decode_here(self, path: str, data: bytes) -> np.ndarray:
-        try:
-            return decode_rgb(data, self.alpha_background, self.max_pixels,
-                              self.exif_orientation)
-        except ImageDecodeError as exc:
-            raise ImageLoadError(path, str(exc)) from exc
+            raise ImageDecodeError(f'{type(exc).__name__}: {exc}') from exc
 
 
 @TRANSFORMS.register_module()
