@@ -231,3 +231,30 @@ def test_shards_config__its_train_dataset_reads_shard_members(small_photos_dir, 
     assert sample['inputs'].shape == (3, 224, 224)
     assert parse_member_path(sample['data_samples'].img_path)[3] == \
         sorted(os.listdir(small_photos_dir))[7]
+
+
+def test_two_ranks__each_gets_the_folder_ranks_files_and_together_all(
+        small_photos_dir, tmp_path, monkeypatch):
+    """ResumableSampler over the shards with world size 2 (rank taken from
+    mmengine's get_dist_info, patched): each rank's files are the folder's for that
+    rank, disjoint, covering all 12; a resume offset skips the same files."""
+    import mmengine.dataset.sampler as sampler_module
+
+    from mmmim.engine import ResumableSampler
+    write_shards(small_photos_dir, tmp_path / 'shards', '--shard-size', '5')
+    folder = ImageFolder(data_root=str(small_photos_dir))
+    shards = TarShardDataset(data_root=str(tmp_path / 'shards'))
+
+    def rank_files(dataset, rank, start=0):
+        monkeypatch.setattr(sampler_module, 'get_dist_info', lambda: (rank, 2))
+        sampler = ResumableSampler(dataset, shuffle=True, seed=5)
+        sampler.set_epoch(1)
+        sampler.set_start(start)
+        return [parse_member_path(p)[3] if p.startswith('tarshard://') else
+                os.path.basename(p) for p in
+                (dataset.get_data_info(i)['img_path'] for i in sampler)]
+
+    ranks = [rank_files(shards, r) for r in (0, 1)]
+    assert ranks == [rank_files(folder, r) for r in (0, 1)]
+    assert sorted(ranks[0] + ranks[1]) == sorted(os.listdir(small_photos_dir))
+    assert rank_files(shards, 1, start=2) == rank_files(folder, 1, start=2) == ranks[1][2:]
