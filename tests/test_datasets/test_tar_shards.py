@@ -258,3 +258,21 @@ def test_two_ranks__each_gets_the_folder_ranks_files_and_together_all(
     assert ranks == [rank_files(folder, r) for r in (0, 1)]
     assert sorted(ranks[0] + ranks[1]) == sorted(os.listdir(small_photos_dir))
     assert rank_files(shards, 1, start=2) == rank_files(folder, 1, start=2) == ranks[1][2:]
+
+
+def test_two_loader_workers__each_opens_its_own_shards_and_reads_every_image(
+        small_photos_dir, tmp_path):
+    """A DataLoader with 2 forked workers after the main process has read a member
+    (its open shard descriptor inherited): every image arrives once, equal to the
+    folder's decode."""
+    from torch.utils.data import DataLoader
+    write_shards(small_photos_dir, tmp_path / 'shards', '--shard-size', '5')
+    pipeline = [dict(type='LoadImageSafely')]
+    shards = TarShardDataset(data_root=str(tmp_path / 'shards'), pipeline=pipeline)
+    folder = ImageFolder(data_root=str(small_photos_dir), pipeline=pipeline)
+    shards[0]  # the main process opens shard 0 before forking
+    loader = DataLoader(shards, batch_size=None, num_workers=2,
+                        multiprocessing_context='fork')
+    for i, sample in enumerate(loader):
+        np.testing.assert_array_equal(sample['img'], folder[i]['img'])
+    assert i == 11
