@@ -69,14 +69,20 @@ class ConservativeCrop(BaseTransform):
                 np.random.randint(0, padded_hw[1] - self.crop_size + 1))
 
     def pad_and_crop(self, img: np.ndarray) -> Tuple[np.ndarray, Tuple[int, ...]]:
-        """Reflect-pad the resized ``[H, W, ...]`` image and draw the square crop;
-        returns ``(crop [S, S, ...], (x1, y1, x2, y2) in the padded image)``."""
-        p = self.padding
-        pad = ((p, p), (p, p)) + ((0, 0),) * (img.ndim - 2)
-        img = np.pad(img, pad, mode='reflect')            # mirror without the edge pixel
-        y, x = self.crop_offset(img.shape[:2])
-        s = self.crop_size
-        return np.ascontiguousarray(img[y:y + s, x:x + s]), (x, y, x + s, y + s)
+        """Draw the square crop of the reflect-padded resized ``[H, W, ...]`` image;
+        returns ``(crop [S, S, ...], (x1, y1, x2, y2) in the padded image)``. Only the
+        crop is padded (the same pixels as padding the whole image: the mirrored rows
+        and columns lie inside the crop's part of the image)."""
+        h, w = img.shape[:2]
+        p, s = self.padding, self.crop_size
+        y, x = self.crop_offset((h + 2 * p, w + 2 * p))
+        top, left = y - p, x - p                 # crop corner in the unpadded image
+        region = img[max(top, 0):min(top + s, h), max(left, 0):min(left + s, w)]
+        pad = ((max(-top, 0), max(top + s - h, 0)),
+               (max(-left, 0), max(left + s - w, 0))) + ((0, 0),) * (img.ndim - 2)
+        if any(any(side) for side in pad):
+            region = np.pad(region, pad, mode='reflect')  # mirror without the edge pixel
+        return np.ascontiguousarray(region), (x, y, x + s, y + s)
 
     def transform(self, results: Dict) -> Dict:
         img, box = self.pad_and_crop(self.resize_shorter_side(results['img']))

@@ -246,3 +246,14 @@ def test_pretraining_configs__fused_pipeline_gives_crop_size_bgr_and_counts_skip
     inputs = [dataset[i]['inputs'] for i in range(len(dataset))]
     assert all(x.shape == (3, size, size) and x.dtype == torch.uint8 for x in inputs)
     assert sum(record.count for record in dataset.skipped_images) >= 1
+
+
+@pytest.mark.parametrize('hw', [(224, 299), (336, 224), (224, 224)])
+def test_conservative_pad_and_crop__padding_only_the_crop_equals_padding_the_image(hw):
+    crop = ConservativeCrop(224, padding=4)
+    img = np.random.default_rng(0).integers(0, 256, (*hw, 3), dtype=np.uint8)
+    padded = np.pad(img, ((4, 4), (4, 4), (0, 0)), mode='reflect')
+    for seed in range(40):
+        np.random.seed(seed)
+        out, (x1, y1, x2, y2) = crop.pad_and_crop(img)
+        np.testing.assert_array_equal(out, padded[y1:y2, x1:x2])
