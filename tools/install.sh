@@ -146,9 +146,9 @@ build_mmcv_wheel() {  # $1: destination folder; $2: 1 = with the ops the plan sa
 cached() { ls "$1"/mmcv-*.whl >/dev/null 2>&1; }
 
 if ! mmcv_ok --quiet; then
-  QUIET=()  # the plan's warnings are about building ops
-  [ "$OPS" = optional ] && QUIET=(--quiet)
-  PLAN=$("$PY" "$ROOT/tools/install_key.py" plan --mmcv "$MMCV_VERSION" "${QUIET[@]}")
+  QUIET=  # the plan's warnings are about building ops
+  [ "$OPS" = optional ] && QUIET=--quiet
+  PLAN=$("$PY" "$ROOT/tools/install_key.py" plan --mmcv "$MMCV_VERSION" $QUIET)
   eval "$PLAN"  # KEY CUDA_OPS ARCH_LIST BUILD_JOBS BUILD_ERROR LITE_KEY
   WHEELS=$CACHE/wheels/$KEY
   WITH_OPS=1  # pretraining takes the ops wheel when it is cached, else builds without
