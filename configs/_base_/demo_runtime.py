@@ -1,11 +1,11 @@
-# Runtime of the demo configs: a log line every 10 iterations, the last checkpoint
+# Runtime of the demo configs: a log line every 40 iterations, the last checkpoint
 # kept, and a reconstruction figure of the held-out demo photographs (never trained
 # on) and two training ones every 100 iterations (work_dir/reconstructions/ and the
 # visualizer's backends; add dict(type='TensorboardVisBackend') to vis_backends when
 # tensorboard is installed).
 _base_ = './default_runtime.py'
 
-default_hooks = dict(logger=dict(interval=10),
+default_hooks = dict(logger=dict(interval=40),
                      checkpoint=dict(interval=1000, max_keep_ckpts=1, save_last=True))
 custom_hooks = [
     dict(type='RandomStateHook'),

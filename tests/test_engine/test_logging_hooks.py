@@ -18,6 +18,20 @@ def test_logger_hook__experiment_name_once_in_a_three_epoch_run(small_photos_dir
     assert log.count('Epoch(train)') >= 9  # the per-iteration lines are all there
 
 
+def test_logger_hook__epochs_shorter_than_the_interval_log_every_interval_iterations(
+        small_photos_dir, tmp_path):
+    # one 12-image batch per epoch (the demo's case): 7 iterations at interval 3
+    cfg = tiny_demo_cfg(small_photos_dir, tmp_path, batch_size=12, max_epochs=7,
+                        ckpt_interval=1000)
+    cfg.custom_hooks = cfg.custom_hooks[:1]
+    cfg.default_hooks.logger.interval = 3
+    run(cfg)
+    log = next(tmp_path.glob('*/*.log')).read_text()
+    lines = [line for line in log.splitlines() if 'Epoch(train)' in line]
+    assert [line.split('Epoch(train)')[1].split(']')[0].strip(' [') for line in lines] == [
+        '3', '6', '7']
+
+
 def sgd(*lrs, depths=None):
     params = [torch.nn.Parameter(torch.zeros(1)) for _ in lrs]
     groups = [dict(params=[p], lr=lr) for p, lr in zip(params, lrs)]

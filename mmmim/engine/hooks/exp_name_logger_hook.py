@@ -27,6 +27,8 @@ class ExpNameOnceLoggerHook(LoggerHook):
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None,
                          outputs=None) -> None:
+        if len(runner.train_dataloader) < self.interval:
+            return self.log_by_iteration(runner, batch_idx)
         if self.every_n_train_iters(runner, self.interval_exp_name):
             return super().after_train_iter(runner, batch_idx, data_batch, outputs)
         drop = _DropExpName()
@@ -35,3 +37,14 @@ class ExpNameOnceLoggerHook(LoggerHook):
             super().after_train_iter(runner, batch_idx, data_batch, outputs)
         finally:
             runner.logger.removeFilter(drop)
+
+    def log_by_iteration(self, runner, batch_idx: int) -> None:
+        """Epochs shorter than ``interval`` (the demo: one iteration each): a line every
+        ``interval`` iterations of the run and after the last, not one per epoch
+        (mmengine's hook also logs at every epoch's end)."""
+        if not (self.every_n_train_iters(runner, self.interval)
+                or self.is_last_train_iter(runner)):
+            return
+        tag, log_str = runner.log_processor.get_log_after_iter(runner, batch_idx, 'train')
+        runner.logger.info(log_str)
+        runner.visualizer.add_scalars(tag, step=runner.iter + 1, file_path=self.json_log_path)
