@@ -76,7 +76,7 @@ def test_localmim_finetune_configs__official_recipes(name, lr, decay, warm, min_
 
 def test_localmim_pixmim__low_pass_in_front_of_every_pixel_scale_trains(photo_batch):
     cfg = load('localmim/localmim_pixmim_swin-base-w7_8xb256-amp-coslr-100e_in1k.py')
-    assert cfg.train_pipeline[1]['type'] == 'ConservativeCrop'
+    assert cfg.train_pipeline[0]['type'] == 'LoadAndConservativeCrop'
     model_cfg = cfg.model.to_dict()
     overrides = collect()
     overrides['MaskedSwin'](model_cfg['encoder'])

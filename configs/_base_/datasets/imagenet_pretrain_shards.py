@@ -2,7 +2,7 @@
 #     python tools/dataset_converters/make_shards.py data/imagenet/train \
 #         data/imagenet_shards/train --shard-size 5000 [--max-side 512]
 # The samples keep the folder's order (same sampler seed, same batches); the pipeline
-# is unchanged (LoadImageSafely reads shard members through mmengine's fileio).
+# is unchanged (LoadAndRandomResizedCrop (or LoadImageSafely) reads shard members through mmengine's fileio).
 # Shards on object storage: set data_root to the index's URL (s3://..., where that
 # mmengine backend is installed) and give the loader a local cache for the shards:
 #     dict(type='LoadImageSafely', backend_args=dict(cache_dir='/local/disk/shards'))
