@@ -56,13 +56,12 @@ import torch
 from torch import nn
 
 from .common import StateDict, register_converter, source_tensors
-from .import_vit import HOG_FILTERS, MMPRETRAIN_EXTRAS, TIMM_BLOCK, check_levels
+from .import_vit import MMPRETRAIN_EXTRAS, check_levels, localmim_decoder_rules
 from .imports import (
     Rule,
     eps_note,
     import_by_rules,
     renamed,
-    sincos_reason,
 )
 from .report import ConversionError, LoadReport
 from .swin import merging_permutation
@@ -156,14 +155,8 @@ def localmim_swin_to_mmmim(checkpoint: dict, model: nn.Module) -> Tuple[StateDic
     rules = [*swin_encoder_rules(r'encoder\.', 'rowmajor'),
              Rule(rf'encoder\.norm\.{last}\.(weight|bias)', rf'encoder.norm{last}.\1'),
              Rule(r'encoder\.norm\.(\d+)\.(weight|bias)', r'decoders.\1.in_norm.\2'),
-             Rule(r'decoder\.(\d+)\.embed\.(weight|bias)', r'decoders.\1.mae.embed.\2'),
-             Rule(r'decoder\.(\d+)\.mask_token', r'decoders.\1.mae.mask_token'),
-             Rule(r'decoder\.(\d+)\.pos_embed', reason=sincos_reason(0)),
-             *renamed(r'decoder\.(\d+)\.blocks\.(\d+)\.', r'decoders.\1.mae.blocks.\2.',
-                      TIMM_BLOCK),
-             Rule(r'decoder\.(\d+)\.norm\.(weight|bias)', r'decoders.\1.mae.norm.\2'),
-             Rule(r'decoder\.(\d+)\.pred\.(weight|bias)', r'decoders.\1.mae.predictor.\2'),
-             HOG_FILTERS]
+             *localmim_decoder_rules(0, Rule(r'decoder\.(\d+)\.pred\.(weight|bias)',
+                                             r'decoders.\1.mae.predictor.\2'))]
     converted, report = import_by_rules(checkpoint, model, 'localmim-swin-official->mmmim', rules,
                              localmim_swin_to_mmmim.expected_missing)
     report.notes.append('the official encoder is sparse (visible tokens only, no mask '

@@ -112,19 +112,26 @@ def mmpretrain_mae_rules() -> List[Rule]:
             *MMPRETRAIN_EXTRAS]
 
 
+def localmim_decoder_rules(extra_tokens: int, predictor: Rule) -> List[Rule]:
+    """The official LocalMIM decoders (``decoder.<level>.``, ViT and Swin alike) onto
+    ours (``decoders.<level>.mae.``): their positions are regenerated sin-cos
+    (``extra_tokens`` class tokens), ``predictor`` maps their output layers."""
+    return [Rule(r'decoder\.(\d+)\.embed\.(weight|bias)', r'decoders.\1.mae.embed.\2'),
+            Rule(r'decoder\.(\d+)\.mask_token', r'decoders.\1.mae.mask_token'),
+            Rule(r'decoder\.(\d+)\.pos_embed', reason=sincos_reason(extra_tokens)),
+            *renamed(r'decoder\.(\d+)\.blocks\.(\d+)\.', r'decoders.\1.mae.blocks.\2.',
+                     TIMM_BLOCK),
+            Rule(r'decoder\.(\d+)\.norm\.(weight|bias)', r'decoders.\1.mae.norm.\2'),
+            predictor, HOG_FILTERS]
+
+
 def localmim_vit_rules() -> List[Rule]:
     """Level 3's norm (the last block's output) is our encoder's final norm."""
     return [*timm_vit_encoder_rules(),
             Rule(r'norm\.3\.(weight|bias)', r'encoder.ln1.\1'),
             Rule(r'norm\.(\d)\.(weight|bias)', r'decoders.\1.in_norm.\2'),
-            Rule(r'decoder\.(\d+)\.embed\.(weight|bias)', r'decoders.\1.mae.embed.\2'),
-            Rule(r'decoder\.(\d+)\.mask_token', r'decoders.\1.mae.mask_token'),
-            Rule(r'decoder\.(\d+)\.pos_embed', reason=sincos_reason(1)),
-            *renamed(r'decoder\.(\d+)\.blocks\.(\d+)\.', r'decoders.\1.mae.blocks.\2.',
-                     TIMM_BLOCK),
-            Rule(r'decoder\.(\d+)\.norm\.(weight|bias)', r'decoders.\1.mae.norm.\2'),
-            Rule(r'decoder\.(\d+)\.pred\.(\d+)\.(weight|bias)', r'decoders.\1.head.\2.\3'),
-            HOG_FILTERS]
+            *localmim_decoder_rules(1, Rule(r'decoder\.(\d+)\.pred\.(\d+)\.(weight|bias)',
+                                            r'decoders.\1.head.\2.\3'))]
 
 
 #: MAEDecoder tensors (after ``decoder.``) by how they touch the residual stream:
