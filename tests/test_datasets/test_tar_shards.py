@@ -3,15 +3,14 @@ folder's indices, so batches, skips and exact resume are the folder's."""
 import json
 import os
 import signal
-import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from killed_runs import start_until
 from mmengine.dataset import DefaultSampler, default_collate
 from PIL import Image
 
@@ -201,16 +200,7 @@ def _killed_during_save(photos, shards, work_dir: Path, records: Path, at_iter: 
     env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH=os.pathsep.join(
         [str(tests / 'test_datasets'), str(tests / 'test_engine'), str(tests), str(ROOT),
          str(ROOT / 'tools' / 'dataset_converters')]))
-    output = work_dir.parent / 'output.txt'
-    with open(output, 'wb') as out:
-        process = subprocess.Popen([sys.executable, '-c', script], env=env, stdout=out,
-                                   stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 240
-    while not signal_file.exists():
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(f'the run never reached the save: {output.read_text()[-3000:]}')
-        time.sleep(0.05)
+    process = start_until(script, env, signal_file, work_dir.parent / 'output.txt')
     os.kill(process.pid, signal.SIGKILL)
     process.wait(timeout=60)
     assert process.returncode == -signal.SIGKILL

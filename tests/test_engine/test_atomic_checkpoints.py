@@ -4,16 +4,14 @@ import json
 import os
 import shutil
 import signal
-import subprocess
-import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
 import torch
 from engine_doubles import TestRecordHook
 from engine_runs import ROOT, log_text, run, tiny_demo_cfg
+from killed_runs import start_until
 from test_train_tool import train_tool
 
 from mmmim.checkpoint_io import CheckpointError
@@ -43,16 +41,7 @@ def _killed_during_save(photos, work_dir: Path, records: Path, at_iter: int) -> 
     ''')
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(HERE), str(HERE.parent), str(ROOT)]),
                OMP_NUM_THREADS='1')
-    output = work_dir.parent / 'output.txt'
-    with open(output, 'wb') as out:
-        process = subprocess.Popen([sys.executable, '-c', script], env=env, stdout=out,
-                                   stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 240
-    while not signal_file.exists():
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(f'the run never reached the save: {output.read_text()[-3000:]}')
-        time.sleep(0.05)
+    process = start_until(script, env, signal_file, work_dir.parent / 'output.txt')
     temporary = [n for n in os.listdir(work_dir) if n.startswith(f'.iter_{at_iter}.pth.tmp')]
     os.kill(process.pid, signal.SIGKILL)
     process.wait(timeout=60)
