@@ -450,8 +450,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             print(config, file=sys.stderr, flush=True)
             results.append(benchmark_config_pipelines(config, args))
             print(format_report(results[-1]), flush=True)
-    if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=2))
+            if args.json:  # after every config: a run cut short keeps the finished ones
+                Path(args.json).write_text(json.dumps(results, indent=2))
     return int(any(r['pipelines'][w].get('error') for r in results for w in PIPELINES[:2]))
 
 
