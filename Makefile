@@ -7,7 +7,7 @@ DEMO_CONFIG ?= configs/demo/mae_vit-tiny_demo.py
 DEMO_WORK_DIR ?= work_dirs/demo
 PYTEST_ARGS ?= -q
 
-.PHONY: install demo test lint
+.PHONY: install demo test test-fast lint
 
 install:
 	bash tools/install.sh --tests
@@ -21,9 +21,15 @@ demo:
 	$$PY tools/train.py $(DEMO_CONFIG) --work-dir $(DEMO_WORK_DIR) && \
 	$$PY tools/analysis_tools/demo_summary.py $(DEMO_CONFIG) $(DEMO_WORK_DIR)
 
+# the whole suite (the README's command and CI's), its 15 slowest tests listed at the end
 test:
 	PY=$$(bash tools/install.sh --tests) && \
-	$$PY -m pytest tests $(PYTEST_ARGS)
+	$$PY -m pytest tests $(PYTEST_ARGS) --durations=15
+
+# the inner loop: without the tests marked slow (compile, full-size, multi-process, bench tools)
+test-fast:
+	PY=$$(bash tools/install.sh --tests) && \
+	$$PY -m pytest tests $(PYTEST_ARGS) -m "not slow"
 
 lint:
 	PY=$$(bash tools/install.sh --tests) && $$PY -m ruff check mmmim tools tests

@@ -20,6 +20,9 @@ from tiny_seg import build_segmentor
 from mmmim.converters.pos_embed import resize_abs_pos_embed, resize_rel_pos_bias_table
 from mmmim.models.encoders import pooled_sr_to_conv
 
+# slow: left out of `make test-fast` (make test runs everything)
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[2]
 SEG = ROOT / 'configs/benchmarks/mmsegmentation/ade20k'
 

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from engine_doubles import TestRecordHook
 from engine_runs import ROOT, deterministic_pipeline, run, tiny_demo_cfg
 
@@ -228,6 +229,7 @@ def dist_cfg(images_dir, work_dir, batch_size: int, record_dir=None):
     return cfg
 
 
+@pytest.mark.slow
 def test_dist_train_sh__two_gloo_ranks_match_one_process_and_draw_different_masks(
         small_photos_dir, tmp_path):
     """``bash tools/dist_train.sh CONFIG 2`` on the CPU runs 1 epoch end to end.

@@ -158,6 +158,7 @@ def records_of(folder: Path) -> list:
             for r in (0, 1)]
 
 
+@pytest.mark.slow
 def test_dist_train__sigterm_then_sigusr1_mid_epoch_stop_both_ranks_and_resume_exactly(
         small_photos_dir, tmp_path):
     """Two gloo ranks under tools/dist_train.sh, run again and again with the same

@@ -26,6 +26,9 @@ from mmmim.engine.optimizers.zero import (
 )
 from mmmim.registry import HOOKS
 
+# slow: left out of `make test-fast` (make test runs everything)
+pytestmark = pytest.mark.slow
+
 #: the documented switch from AdamW to ZeRO-sharded AdamW
 ZERO_OPTIONS = ['optim_wrapper.optimizer.type=ZeroRedundancyOptimizer',
                 'optim_wrapper.optimizer.optimizer_type=AdamW']

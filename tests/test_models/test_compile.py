@@ -22,6 +22,9 @@ from torch import nn
 
 import mmmim.engine  # noqa: F401  (GuardedOptimWrapper)
 
+# slow: left out of `make test-fast` (make test runs everything)
+pytestmark = pytest.mark.slow
+
 CONFIGS = Path(__file__).parents[2] / 'configs'
 SCHEDULE = CONFIGS / '_base_/schedules/adamw_coslr_pretrain.py'
 METHODS = {

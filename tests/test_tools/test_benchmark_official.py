@@ -97,6 +97,9 @@ import mmmim.utils.benchmark.measure as measure
 from mmmim.utils.benchmark import benchmark_config
 from mmmim.utils.benchmark.official import main
 
+# slow: left out of `make test-fast` (make test runs everything)
+pytestmark = pytest.mark.slow
+
 timed, original = [], measure.timed_steps
 
 def spy(step, warmup, iters, device):

@@ -21,6 +21,9 @@ from gpucheck.probes import probe_downstream_config  # noqa: E402
 
 from mmmim.utils.benchmark_downstream import innermost_dataset  # noqa: E402
 
+# slow: left out of `make test-fast` (make test runs everything)
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope='module')
 def gpu_check():
