@@ -25,6 +25,7 @@ this process may use, less one for the trainer.
 """
 import argparse
 import difflib
+import logging
 import os
 import os.path as osp
 import re
@@ -248,10 +249,11 @@ def scaled_bounds(bounds: List[Tuple[Optional[int], str, int]], planned: int, le
 def check_schedule_fits(cfg: Config, planned: Optional[Config] = None) -> None:
     """Stop, naming the settings to change, when a ``param_scheduler`` entry begins at
     or after the end of the run (mmengine would fail with "end should be larger than
-    begin", or never run it) or ends after it (a warm-up that never finishes), as
-    after ``--cfg-options train_cfg.max_epochs=2`` on a config with a 25-epoch
-    warm-up. When the config as written (``planned``) runs longer, the message
-    suggests its schedule scaled to this run."""
+    begin", or never run it), as after ``--cfg-options train_cfg.max_epochs=2`` on a
+    config with a 25-epoch warm-up. When the config as written (``planned``) runs
+    longer, the message suggests its schedule scaled to this run. An entry that only
+    ends after the run (a warm-up cut short, as in a 2-iteration check of a detection
+    config) is named in a warning."""
     found = run_length(cfg)
     if found is None:
         return
@@ -259,7 +261,11 @@ def check_schedule_fits(cfg: Config, planned: Optional[Config] = None) -> None:
     bounds = schedule_bounds(cfg, key)
     past = [f'{scheduler_setting(index, bound)}={value}' for index, bound, value in bounds
             if value > length or (bound == 'begin' and value == length)]
-    if not past:
+    if not any(bound == 'begin' and value >= length for _, bound, value in bounds):
+        if past:
+            print_log(f'{", ".join(past)} past the end of the run (train_cfg.{key}='
+                      f'{length}): that schedule is cut short', logger='current',
+                      level=logging.WARNING)
         return
     unit = key[len('max_'):]
     message = (f'the param_scheduler does not fit the run (train_cfg.{key}={length}): '

@@ -318,14 +318,17 @@ def test_shortened_run__no_fit_is_suggested_when_the_order_cannot_be_kept():
     assert 'e.g.' not in str(error.value)  # 1 epoch: no room for warm-up then cosine
 
 
-def test_shortened_run__iteration_schedules_are_checked_against_max_iters():
+def test_shortened_run__iteration_schedules_are_checked_against_max_iters_warm_up_cut_warns():
     cfg = train_tool.Config(dict(
         train_cfg=dict(type='IterBasedTrainLoop', max_iters=100),
         param_scheduler=[dict(type='LinearLR', by_epoch=False, begin=0, end=500),
                          dict(type='CosineAnnealingLR', by_epoch=True, begin=25)]))
-    with pytest.raises(SystemExit, match=r'max_iters=100\): param_scheduler\[0\]\.end=500 is'):
+    train_tool.check_schedule_fits(cfg)  # a warm-up cut short: a warning, the run goes on
+    cfg.param_scheduler.append(dict(type='CosineAnnealingLR', by_epoch=False, begin=150))
+    with pytest.raises(SystemExit, match=r'max_iters=100\): param_scheduler\[0\]\.end=500, '
+                       r'param_scheduler\[2\]\.begin=150 are'):
         train_tool.check_schedule_fits(cfg)
-    cfg.param_scheduler[0].end = 100  # ends with the run; the epoch-based entry is not counted
+    cfg.param_scheduler[2]['begin'] = 99  # the epoch-based entry is not counted
     train_tool.check_schedule_fits(cfg)
 
 
