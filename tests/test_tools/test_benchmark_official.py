@@ -28,6 +28,9 @@ from mmmim.utils.benchmark.official import (
 )
 from mmmim.utils.benchmark.official_shims import Shims
 
+# slow: left out of `make test-fast` (make test runs everything)
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).parents[2]
 DEMO = ROOT / 'configs' / 'demo' / 'mae_vit-tiny_demo.py'
 
@@ -96,9 +99,6 @@ sys.modules['tkinter'] = sys.modules['_tkinter'] = None  # import turtle now fai
 import mmmim.utils.benchmark.measure as measure
 from mmmim.utils.benchmark import benchmark_config
 from mmmim.utils.benchmark.official import main
-
-# slow: left out of `make test-fast` (make test runs everything)
-pytestmark = pytest.mark.slow
 
 timed, original = [], measure.timed_steps
 
