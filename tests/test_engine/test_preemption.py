@@ -208,3 +208,26 @@ def test_dist_train__sigterm_then_sigusr1_mid_epoch_stop_both_ranks_and_resume_e
              for d in (tmp_path / 'full', work)]
     assert final[0].keys() == final[1].keys()
     assert all(torch.equal(final[0][k], final[1][k]) for k in final[0])
+
+
+def test_run_with_persistent_workers__process_exits_after_training(small_photos_dir, tmp_path):
+    """Workers ignore SIGTERM (the hook's doing), and multiprocessing's exit handler
+    SIGTERMs daemonic children and then waits for them: without the hook's own exit
+    handler, a finished run with persistent workers never exits."""
+    import subprocess
+    import textwrap
+    script = textwrap.dedent(f'''
+        from engine_runs import build, tiny_demo_cfg, train
+        cfg = tiny_demo_cfg({str(small_photos_dir)!r}, {str(tmp_path / 'run')!r},
+                            max_epochs=2, ckpt_interval=1000)
+        cfg.custom_hooks = cfg.custom_hooks[:1] + [dict(type='PreemptionCheckpointHook')]
+        cfg.train_dataloader.num_workers = 1
+        cfg.train_dataloader.persistent_workers = True
+        train(build(cfg))
+        print('trained', flush=True)
+    ''')
+    env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH=os.pathsep.join(
+        [str(ENGINE_TESTS), str(ENGINE_TESTS.parent), str(ROOT)]))
+    result = subprocess.run([sys.executable, '-c', script], env=env, capture_output=True,
+                            text=True, timeout=180)
+    assert result.returncode == 0 and 'trained' in result.stdout, result.stderr[-3000:]

@@ -2,8 +2,10 @@
 the time limit, the SIGTERM of a preemption, a ``scancel`` or a spot instance's
 shutdown. Every rank agrees on the iteration, a resumable checkpoint is written,
 the processes exit 0, and a Slurm job can requeue itself to resume."""
+import atexit
 import functools
 import logging
+import multiprocessing
 import os
 import signal
 import subprocess
@@ -94,6 +96,17 @@ def ignore_in_worker(signums: Sequence[int], init_fn: Optional[Callable],
         init_fn(worker_id)
 
 
+def kill_signal_ignoring_workers() -> None:
+    """At exit, SIGKILL the daemonic children (DataLoader workers, which ignore
+    SIGTERM here): multiprocessing's own exit handler would SIGTERM them and then wait
+    for them forever. Registered with ``atexit`` after multiprocessing's handler, so
+    it runs first."""
+    for child in multiprocessing.active_children():
+        if child.daemon:
+            child.kill()
+            child.join(timeout=5)
+
+
 def _inside_train_of(runner_ref: Callable) -> Callable:
     """``is_training(frame)``: whether ``runner.train()`` is on the stack of ``frame``."""
     def is_training(frame) -> bool:
@@ -159,6 +172,9 @@ class PreemptionCheckpointHook(Hook):
         if isinstance(loader, DataLoader):
             loader.worker_init_fn = functools.partial(ignore_in_worker, self.signums,
                                                       loader.worker_init_fn)
+            if loader.num_workers > 0:
+                atexit.unregister(kill_signal_ignoring_workers)  # once, and last in
+                atexit.register(kill_signal_ignoring_workers)
 
     def after_train(self, runner) -> None:
         if self.flag is not None:
