@@ -101,6 +101,7 @@ def kill_signal_ignoring_workers() -> None:
     SIGTERM here): multiprocessing's own exit handler would SIGTERM them and then wait
     for them forever. Registered with ``atexit`` after multiprocessing's handler, so
     it runs first."""
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # torch's handler would raise on them
     for child in multiprocessing.active_children():
         if child.daemon:
             child.kill()
