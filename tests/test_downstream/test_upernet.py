@@ -27,6 +27,8 @@ FAMILY = {
         ('localmim', 'vit', 'mmseg'),
     'swin-tiny-patch4-window7_upernet_8xb2-160k_ade20k-512x512.py': ('swin', 'swin', 'mmseg'),
     'swin-base-patch4-window7_upernet_8xb2-160k_ade20k-512x512.py': ('swin', 'swin', 'mmseg'),
+    'swin-tiny-patch4-window16-ummae_upernet_8xb2-160k_ade20k-512x512.py':
+        ('swin', 'swin', 'mmseg'),
     'pvt-small_upernet_8xb2-160k_ade20k-512x512.py': ('pvt', 'pvt', 'mmdet'),
 }
 

@@ -1,5 +1,8 @@
-"""Report the effective batch and the learning rate a run really uses."""
-from typing import List, Optional
+"""Report the effective batch and the learning rate a run really uses, and warn
+when the batch is not the one the config states."""
+import os.path as osp
+import re
+from typing import List, Optional, Tuple
 
 from mmengine.hooks import Hook
 
@@ -23,6 +26,32 @@ def _param_groups(optim_wrapper) -> List[dict]:
     return list(getattr(optimizer, 'param_groups', []))
 
 
+#: ``8xb512`` in a config name: 8 GPUs x 512 images per GPU (OpenMMLab naming).
+_NAMED_BATCH = re.compile(r'(?<![0-9a-z])(\d+)xb(\d+)(?![0-9])')
+
+
+def named_batch(config_name: str) -> Optional[Tuple[int, int]]:
+    """(GPUs, images per GPU) that a config's file name states, or None.
+
+    ``'ummae_swin-tiny-w8_8xb512-amp-coslr-200e_in1k-256px.py'`` -> (8, 512);
+    ``'htc++_swin-l-p4-w12_fpn_ms-400-1400-16xb1-3x_coco.py'`` -> (16, 1);
+    ``'mask-rcnn_swin-t-p4-w7_fpn_1x_coco.py'`` -> None (no batch in the name).
+    """
+    found = _NAMED_BATCH.search(osp.basename(config_name))
+    return (int(found.group(1)), int(found.group(2))) if found else None
+
+
+def stated_batch(cfg) -> Optional[Tuple[int, str]]:
+    """The total batch a config states and where: its name (``16xb4`` -> 64), else
+    its ``auto_scale_lr.base_batch_size`` (the batch its lr is for); None if neither."""
+    named = named_batch(getattr(cfg, 'filename', None) or '')
+    if named:
+        gpus, per_gpu = named
+        return gpus * per_gpu, f'{gpus}xb{per_gpu} in its name'
+    base = (cfg.get('auto_scale_lr') or {}).get('base_batch_size') if cfg else None
+    return (int(base), 'its auto_scale_lr.base_batch_size') if base else None
+
+
 def _config_lr(cfg) -> Optional[float]:
     try:
         return float(cfg['optim_wrapper']['optimizer']['lr'])
@@ -42,13 +71,40 @@ class TrainSetupReportHook(Hook):
 
     def before_train(self, runner) -> None:
         runner.logger.info(self.report(runner))
+        mismatch = self.batch_mismatch(runner)
+        if mismatch:
+            runner.logger.warning(mismatch)
+
+    @staticmethod
+    def effective_batch(runner) -> int:
+        """Processes x per-process batch x accumulation steps."""
+        return (_batch_size(runner.train_dataloader) * runner.world_size
+                * _accumulation_steps(runner.optim_wrapper))
+
+    @staticmethod
+    def batch_mismatch(runner) -> Optional[str]:
+        """The warning when the effective batch differs from the one the config
+        states (:func:`stated_batch`), else None."""
+        stated = stated_batch(runner.cfg)
+        total = TrainSetupReportHook.effective_batch(runner)
+        if stated is None or stated[0] == total:
+            return None
+        batch, where = stated
+        return (f'effective batch {total} ({runner.world_size} processes x '
+                f'{_batch_size(runner.train_dataloader)} x '
+                f'{_accumulation_steps(runner.optim_wrapper)} accumulation steps) differs '
+                f'from the batch {batch} the config states ({where}): its lr and an '
+                f'iteration-based schedule are for {batch} images per step, so the run '
+                f'sees {total / batch:.3g}x the images per lr step. Launch with the '
+                'stated number of GPUs (GPUS=...), or change train_dataloader.batch_size '
+                '/ optim_wrapper.accumulative_counts to keep the product.')
 
     @staticmethod
     def report(runner) -> str:
         """The report line."""
         per_process = _batch_size(runner.train_dataloader)
         steps = _accumulation_steps(runner.optim_wrapper)
-        total = per_process * runner.world_size * steps
+        total = TrainSetupReportHook.effective_batch(runner)
         lines = [f'effective batch {total} = {per_process} per process x '
                  f'{runner.world_size} processes x {steps} accumulation steps']
         groups = _param_groups(runner.optim_wrapper)

@@ -9,6 +9,10 @@
 # width 768; here the UPerHead reads the four stage maps directly (UM-MAE first
 # projects each to 768 with a 1x1 conv, which the head's own 1x1 lateral convs
 # subsume).
+# Checkpoint: UM-MAE started from the ImageNet-1K FINE-TUNED PVT-S (its `pretrained` is
+# finetune_mae_pvt_small_256_.../checkpoint-99.pth); ours is
+# work_dirs/pvt-small_8xb128-ft-ld0.85-coslr-100e_in1k-256px/epoch_100.pth. A raw
+# pretraining checkpoint also loads, but that is not UM-MAE's protocol.
 # Target: none. No published UperNet PVT-S ADE20K number was retrieved (the UM-MAE
 # paper's table was not read; the PVT paper's ADE20K results, not re-read here, use
 # Semantic FPN).
