@@ -41,6 +41,9 @@ CASES = {
     'swin-tiny-patch4-window7_upernet_8xb2-160k_ade20k-512x512.py': (
         'configs/ummae/ummae_swin-tiny-w8_8xb512-amp-coslr-200e_in1k-256px.py', _SWIN_NEW,
         _TOKENS + (r'relative_position_index$',)),
+    'swin-tiny-patch4-window16-ummae_upernet_8xb2-160k_ade20k-512x512.py': (
+        'configs/ummae/ummae_swin-tiny-w8_8xb512-amp-coslr-200e_in1k-256px.py', _SWIN_NEW,
+        _TOKENS + (r'relative_position_index$',)),
     'swin-base-patch4-window7_upernet_8xb2-160k_ade20k-512x512.py': (
         'configs/localmim/localmim_swin-base-w7_8xb256-amp-coslr-400e_in1k.py', _SWIN_NEW,
         _TOKENS + (r'relative_position_index$',)),
