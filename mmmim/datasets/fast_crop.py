@@ -30,7 +30,8 @@ from mmpretrain.datasets.transforms import RandomResizedCrop
 from mmmim.registry import TRANSFORMS
 
 from .conservative_crop import ConservativeCrop
-from .decode import decode_rgb_scaled, rgb_to_bgr
+from .decode import rgb_to_bgr
+from .fast_decode import decode_rgb_fast
 from .loading import LoadImageSafely, file_errors
 from .resize import RESIZE_BACKENDS, draft_factor, resize_region
 
@@ -67,7 +68,7 @@ class _LoadAndCrop(LoadImageSafely):
         """``(BGR crop [S, S, 3] uint8, original (h, w), extra result keys)``."""
         data = self.read(path)
         with file_errors(path):
-            rgb, planned, scale = decode_rgb_scaled(
+            rgb, planned, scale = decode_rgb_fast(
                 data, self.plan, self.alpha_background, self.max_pixels,
                 self.exif_orientation)
         img, extra = self.finish(rgb, planned, scale)

@@ -33,7 +33,8 @@ from mmengine.logging import print_log
 
 from mmmim.registry import TRANSFORMS
 
-from .decode import DEFAULT_MAX_PIXELS, ImageDecodeError, decode_rgb, rgb_to_bgr
+from .decode import DEFAULT_MAX_PIXELS, ImageDecodeError, rgb_to_bgr
+from .fast_decode import decode_rgb_fast, full_size
 
 ON_ERROR_CHOICES = ('skip', 'raise')
 T = TypeVar('T')
@@ -203,8 +204,8 @@ class LoadImageSafely(BaseTransform):
         """
         data = self.read(path)
         with file_errors(path):
-            rgb = decode_rgb(data, self.alpha_background, self.max_pixels,
-                             self.exif_orientation)
+            rgb, _, _ = decode_rgb_fast(data, full_size, self.alpha_background,
+                                        self.max_pixels, self.exif_orientation)
         return rgb_to_bgr(rgb)
 
     def read(self, path: str) -> bytes:
