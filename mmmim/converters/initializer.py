@@ -1,5 +1,7 @@
 """``init_cfg=dict(type='MIMPretrained', checkpoint=PATH)``: load a raw mmmim
-pretraining checkpoint into a downstream backbone through the right converter.
+pretraining checkpoint, or an mmpretrain classifier fine-tuned from it (``backbone.*``
+and ``head.*`` keys, in ``state_dict``, ``model`` or at the top level, EMA or not),
+into a downstream backbone through the right converter.
 
 Example (see docs/converters.md for mmseg and mmdet)::
 
@@ -108,6 +110,18 @@ def converter_kwargs(converter, module: nn.Module, src_grid) -> dict:
     return {k: make() for k, make in offer.items() if k in accepted}
 
 
+def weights_notes(checkpoint: dict) -> List[str]:
+    """Report notes on which of the file's weights load: with mmengine's ``EMAHook``
+    the saved ``state_dict`` holds the averaged weights (the hook swaps them in on
+    save and keeps the raw ones in ``ema_state_dict``), and ``state_dict`` is what
+    loads."""
+    if isinstance(checkpoint.get('ema_state_dict'), dict) and \
+            isinstance(checkpoint.get('state_dict'), dict):
+        return ['EMA weights: state_dict holds the EMAHook average (the raw weights, '
+                'in ema_state_dict, are not used)']
+    return []
+
+
 def _keep_loaded(module: nn.Module, checkpoint: str, whole: bool) -> None:
     """Protect the loaded weights from the rest of ``init_weights``.
 
@@ -167,6 +181,7 @@ class MIMPretrained:
         converted, report = converter(state, **converter_kwargs(converter, module,
                                                                 self.src_grid))
         report.source += f' from {self.checkpoint}'
+        report.notes[:0] = weights_notes(state)
         load_converted(module, converted, report, converter.expected_missing, check=False)
         print_log('\n' + report.summary(), logger='current')
         report.check()
