@@ -25,12 +25,16 @@ from mmpretrain import registry as mmpretrain_registry
 
 
 def _child(name: str, parent: Registry, *locations: str) -> Registry:
+    """A registry of scope ``mmmim`` under ``parent``, reachable as ``'mmmim.Name'``.
+
+    A scoped type is looked up among the registry's own children, then among the root
+    registry's children, and mmmim's registries are grandchildren of the root (root ->
+    mmpretrain -> mmmim). Listing the new registry among its root's children too (its
+    parent stays ``parent``) lets mmdet / mmseg configs name ``type='mmmim.X'`` /
+    ``constructor='mmmim.X'``.
+    """
     registry = Registry(name, parent=parent, scope='mmmim', locations=list(locations))
-    # mmengine resolves ``'scope.Name'`` from another scope only for scopes among the
-    # root registry's children; listing mmmim there too (its parent stays mmpretrain's)
-    # lets mmdet / mmseg configs name ``type='mmmim.X'`` / ``constructor='mmmim.X'``.
-    root = parent._get_root_registry()
-    root._children.setdefault(registry.scope, registry)
+    parent.root.children.setdefault(registry.scope, registry)
     return registry
 
 
@@ -60,25 +64,3 @@ VISBACKENDS = _child('vis_backend', _pre.VISBACKENDS, 'mmmim.visualization')
 # one per (source backbone family, target library).
 CONVERTERS = Registry('converter', scope='mmmim', locations=['mmmim.converters'])
 
-
-def _reachable_from_other_scopes(*registries: Registry) -> None:
-    """Let configs of another scope name mmmim modules as ``'mmmim.Name'``.
-
-    A scoped type is looked up among the registry's own children, then among the root
-    registry's children, and mmmim's registries are grandchildren of the root (root ->
-    mmpretrain -> mmmim). So an mmdet or mmseg config could not reach
-    ``type='mmmim.GlobalAttentionFPN'``; listing each mmmim registry among its root's
-    children as well (its parent stays mmpretrain's) makes the lookup succeed.
-    """
-    for registry in registries:
-        root = registry
-        while root.parent is not None:
-            root = root.parent
-        root.children.setdefault(registry.scope, registry)
-
-
-_reachable_from_other_scopes(
-    RUNNERS, RUNNER_CONSTRUCTORS, LOOPS, HOOKS, LOG_PROCESSORS, OPTIMIZERS, OPTIM_WRAPPERS,
-    OPTIM_WRAPPER_CONSTRUCTORS, PARAM_SCHEDULERS, DATASETS, DATA_SAMPLERS, TRANSFORMS,
-    MODELS, MODEL_WRAPPERS, WEIGHT_INITIALIZERS, METRICS, EVALUATORS, VISUALIZERS,
-    VISBACKENDS)
