@@ -56,7 +56,11 @@ optim_wrapper = dict(
     _delete_=True, type='OptimWrapper',
     optimizer=dict(type='AdamW', lr=1e-4, betas=(0.9, 0.999), weight_decay=0.05),
     constructor='mmmim.LayerDecayOptimWrapperConstructor',
-    paramwise_cfg=dict(layer_decay_rate=1.0))
+    # weight decay as ViT-Adapter's HTC++ (mmdet's Swin rule): 0 for norm layers,
+    # absolute_pos_embed and relative_position_bias_table; biases decayed
+    paramwise_cfg=dict(layer_decay_rate=1.0, no_decay_1d=False, no_decay_norms='all',
+                       no_decay_names=('absolute_pos_embed',
+                                       'relative_position_bias_table')))
 max_epochs = 36
 train_cfg = dict(max_epochs=max_epochs)
 param_scheduler = [

@@ -8,4 +8,7 @@ _base_ = [
     'mmdet::_base_/default_runtime.py',
 ]
 
-optim_wrapper = dict(optimizer=dict(lr=2e-4, weight_decay=1e-4))
+# weight decay on every parameter, as the official PVT (no exemptions)
+optim_wrapper = dict(optimizer=dict(lr=2e-4, weight_decay=1e-4),
+                     paramwise_cfg=dict(no_decay_1d=False, no_decay_names=(),
+                                        no_decay_norms=None))

@@ -40,5 +40,8 @@ model = dict(
 optim_wrapper = dict(
     type='AmpOptimWrapper',
     constructor='mmmim.LayerDecayOptimWrapperConstructor',
-    paramwise_cfg=dict(layer_decay_rate=0.7),
+    # weight decay as detectron2's ViTDet: 0 only for the backbone's norm layers and
+    # pos_embed; biases, rel_pos_h/w and the neck / head LayerNorms decayed at 0.1
+    paramwise_cfg=dict(layer_decay_rate=0.7, no_decay_1d=False,
+                       no_decay_names=('pos_embed',), no_decay_norms='backbone'),
     optimizer=dict(type='AdamW', lr=1e-4, betas=(0.9, 0.999), weight_decay=0.1))

@@ -24,4 +24,10 @@ model = dict(
     auxiliary_head=dict(in_channels=384))
 
 optim_wrapper = dict(
-    optimizer=dict(lr=6e-5, weight_decay=0.01), paramwise_cfg=dict(layer_decay_rate=1.0))
+    optimizer=dict(lr=6e-5, weight_decay=0.01),
+    # weight decay as mmseg's Swin: 0 for the backbone's norm layers ('norm' in the
+    # name), absolute_pos_embed, relative_position_bias_table; biases and the heads'
+    # SyncBN ('bn') decayed
+    paramwise_cfg=dict(layer_decay_rate=1.0, no_decay_1d=False, no_decay_norms='backbone',
+                       no_decay_names=('absolute_pos_embed',
+                                       'relative_position_bias_table')))

@@ -1,0 +1,180 @@
+"""Weight-decay exemptions of the downstream configs against each family's reference.
+
+Each test builds the shipped config (``Config.fromfile``), shrinks its model with the
+tiny overrides of the other downstream tests, builds the optimizer from the config's
+own ``optim_wrapper`` and compares the set of parameters at weight decay 0 with the
+reference's rule applied to the same tiny model:
+
+- mmdet / mmseg Swin and ViT-Adapter's HTC++: mmengine's ``DefaultOptimWrapperConstructor``
+  with the reference's ``custom_keys`` (``'norm'``, ``absolute_pos_embed``,
+  ``relative_position_bias_table`` at ``decay_mult=0``), run on the same model;
+- detectron2's ViTDet: ``torch.nn`` norm layers of the backbone and ``pos_embed``
+  (detectron2's neck / head LayerNorm is its own class, outside its norm list);
+- the official PVT: nothing exempt;
+- the pretraining / fine-tuning default stays: 1-D parameters, positions, tokens,
+  relative position tables.
+"""
+from pathlib import Path
+from typing import Callable, Dict, Set
+
+import pytest
+import torch
+from harness import ROOT
+from mmengine.config import Config, ConfigDict
+from mmengine.optim import DefaultOptimWrapperConstructor, build_optim_wrapper
+from mmengine.registry import init_default_scope
+from tiny_detection import tiny_detector
+from tiny_seg import tiny_segmentor
+
+DET = ROOT / 'configs/benchmarks/mmdetection/coco'
+SEG = ROOT / 'configs/benchmarks/mmsegmentation/ade20k'
+SWIN_KEYS = ('absolute_pos_embed', 'relative_position_bias_table', 'norm')
+
+
+@pytest.fixture(autouse=True)
+def default_scope_as_found():
+    """The tests build under mmdet / mmseg; later tests find the scope they left."""
+    from mmengine.registry import DefaultScope
+    before = dict(DefaultScope._instance_dict)
+    yield
+    DefaultScope._instance_dict.clear()
+    DefaultScope._instance_dict.update(before)
+
+
+def tiny_htc(model: dict) -> None:
+    """HTC++: the FPN inside GlobalAttentionFPN made tiny, the attention's width with it."""
+    neck = model['neck']
+    model['neck'] = neck['fpn']
+    tiny_detector(model)
+    model['neck'] = dict(neck, fpn=model['neck'], num_heads=2)
+
+
+def built(config: Path, override: Callable[[dict], None], scope: str):
+    """``(model, cfg)``: the config's model made tiny (no checkpoint), and the config."""
+    from mmengine.registry import MODELS
+    cfg = Config.fromfile(str(config))
+    model = cfg.model.to_dict()
+    override(model)
+    model['init_cfg'] = None
+    init_default_scope(scope)
+    torch.manual_seed(0)
+    return MODELS.build(ConfigDict(model)), cfg
+
+
+def weight_decay_of(model: torch.nn.Module, optim_wrapper: dict) -> Dict[str, float]:
+    """Parameter name -> weight decay of its group, from ``optim_wrapper`` (fp32)."""
+    wrapper = build_optim_wrapper(model, dict(optim_wrapper, type='OptimWrapper'))
+    group_of = {id(p): g['weight_decay'] for g in wrapper.optimizer.param_groups
+                for p in g['params']}
+    return {n: group_of[id(p)] for n, p in model.named_parameters() if p.requires_grad}
+
+
+def exempt(wd: Dict[str, float]) -> Set[str]:
+    return {name for name, value in wd.items() if value == 0}
+
+
+def custom_keys_reference(model: torch.nn.Module, optimizer: dict) -> Set[str]:
+    """The zero-weight-decay set of mmdet's / mmseg's Swin recipe on ``model``:
+    mmengine's default constructor with ``custom_keys`` at ``decay_mult=0``."""
+    constructor = DefaultOptimWrapperConstructor(
+        dict(type='OptimWrapper', optimizer=dict(optimizer)),
+        dict(custom_keys={key: dict(decay_mult=0.) for key in SWIN_KEYS}))
+    group_of = {id(g['params'][0]): g['weight_decay']
+                for g in constructor(model).optimizer.param_groups}
+    return {n for n, p in model.named_parameters() if group_of[id(p)] == 0}
+
+
+@pytest.mark.parametrize('config, override, scope', [
+    (DET / 'mask-rcnn_swin-t-p4-w7_fpn_1x_coco.py', tiny_detector, 'mmdet'),
+    (DET / 'mask-rcnn_swin-b-p4-w7_fpn_ms-crop-3x_coco.py', tiny_detector, 'mmdet'),
+    (SEG / 'swin-tiny-patch4-window7_upernet_8xb2-160k_ade20k-512x512.py', tiny_segmentor,
+     'mmseg'),
+    (SEG / 'swin-base-patch4-window7_upernet_8xb2-160k_ade20k-512x512.py', tiny_segmentor,
+     'mmseg'),
+], ids=lambda v: v.stem[:28] if isinstance(v, Path) else '')
+def test_swin_configs__exempt_exactly_the_reference_custom_keys_and_decay_biases(
+        config, override, scope):
+    model, cfg = built(config, override, scope)
+    wd = weight_decay_of(model, cfg.optim_wrapper)
+    assert exempt(wd) == custom_keys_reference(model, cfg.optim_wrapper.optimizer)
+    assert wd['backbone.stages.0.blocks.0.attn.w_msa.qkv.bias'] > 0
+    assert any('norm' in name for name in exempt(wd))
+    if scope == 'mmseg':  # the heads' SyncBN ('bn', not 'norm') is decayed, as in mmseg
+        assert wd['decode_head.bottleneck.bn.weight'] > 0
+
+
+def test_htc_config__exempts_the_custom_keys_and_the_attention_necks_norms():
+    """ViT-Adapter's ``ExtraAttention`` names its norms ``norm1`` / ``norm2`` /
+    ``final_norm`` (exempt by its ``'norm'`` key); ours are mmpretrain's ``ln1`` / ``ln2``
+    and ``norm``: exempt as norm layers."""
+    model, cfg = built(DET / 'htc++_swin-l-p4-w12_fpn_instaboost-ms-400-1400-16xb1-3x_coco.py',
+                       tiny_htc, 'mmdet')
+    wd = weight_decay_of(model, cfg.optim_wrapper)
+    neck_norms = {f'neck.{m_name}.{p_name}' for m_name, m in model.neck.named_modules()
+                  if isinstance(m, torch.nn.LayerNorm)
+                  for p_name, _ in m.named_parameters(recurse=False)}
+    assert len(neck_norms) == 6
+    reference = custom_keys_reference(model, cfg.optim_wrapper.optimizer)
+    assert exempt(wd) == reference | neck_norms
+    assert wd['backbone.stages.0.blocks.0.attn.w_msa.qkv.bias'] > 0
+
+
+def test_vitdet_config__exempts_backbone_norms_and_pos_embed_as_detectron2():
+    model, cfg = built(DET / 'vitdet_mask-rcnn_vit-base-p16_lsj-1024-100e_coco.py',
+                       tiny_detector, 'mmdet')
+    wd = weight_decay_of(model, cfg.optim_wrapper)
+    torch_norms = {f'{m_name}.{p_name}' for m_name, m in model.backbone.named_modules()
+                   if isinstance(m, torch.nn.LayerNorm)
+                   for p_name, _ in m.named_parameters(recurse=False)}
+    assert torch_norms
+    assert exempt(wd) == {f'backbone.{n}' for n in torch_norms} | {'backbone.pos_embed'}
+    for name in ('backbone.layers.0.attn.rel_pos_h', 'backbone.layers.0.attn.qkv.bias',
+                 'backbone.layers.0.ffn.layers.1.bias'):
+        assert wd[name] == 0.1, name
+    neck_norms = [n for n, m in model.neck.named_modules() if isinstance(m, torch.nn.LayerNorm)]
+    assert neck_norms and all(wd[f'neck.{n}.weight'] == 0.1 for n in neck_norms)
+
+
+@pytest.mark.parametrize('config', ['mask-rcnn_pvt-s_fpn_1x_coco.py',
+                                    'mask-rcnn_pvt-s_fpn_ms-crop-3x_coco.py'])
+def test_pvt_detection_configs__decay_every_parameter_as_the_official_pvt(config):
+    model, cfg = built(DET / config, tiny_detector, 'mmdet')
+    wd = weight_decay_of(model, cfg.optim_wrapper)
+    assert set(wd.values()) == {1e-4}
+
+
+def test_vit_and_pvt_segmentation__keep_the_default_exemptions():
+    """MAE / LocalMIM / PVT-S UperNet keep the pretraining rule (their references
+    mean to exempt pos_embed / cls_token but compare prefixed names; docs state it)."""
+    model, cfg = built(SEG / 'vit-base-p16-mae_upernet_8xb2-ld0.65-160k_ade20k-512x512.py',
+                       tiny_segmentor, 'mmseg')
+    wd = weight_decay_of(model, cfg.optim_wrapper)
+    one_dim = {n for n, p in model.named_parameters() if p.ndim <= 1}
+    tables = {n for n in wd if n.endswith('relative_position_bias_table')}
+    assert tables
+    assert exempt(wd) == one_dim | tables | {'backbone.pos_embed', 'backbone.cls_token'}
+
+
+def test_constructor__norm_scope_and_1d_switches():
+    """``no_decay_norms`` by module type ('backbone' / 'all'), ``no_decay_1d=False``
+    decays biases; a bad scope is named."""
+    from mmmim.engine.optimizers.layer_decay import LayerDecayOptimWrapperConstructor
+
+    class Backbone(torch.nn.Sequential):
+        def get_layer_depth(self, name: str, prefix: str = ''):
+            return 0, 1                                     # one depth: no layer decay
+
+    model = torch.nn.Module()
+    model.backbone = Backbone(torch.nn.Linear(4, 4), torch.nn.LayerNorm(4))
+    model.neck = torch.nn.Sequential(torch.nn.Conv2d(4, 4, 1), torch.nn.BatchNorm2d(4))
+    for scope, neck_norm_wd in (('backbone', 0.5), ('all', 0.0)):
+        wrapper = LayerDecayOptimWrapperConstructor(
+            dict(type='OptimWrapper', optimizer=dict(type='AdamW', lr=1.0, weight_decay=0.5)),
+            dict(no_decay_1d=False, no_decay_names=(), no_decay_norms=scope))(model)
+        wd = {n: g['weight_decay'] for g in wrapper.optimizer.param_groups for n in g['names']}
+        assert wd['backbone.1.weight'] == wd['backbone.1.bias'] == 0
+        assert wd['backbone.0.bias'] == wd['neck.0.bias'] == 0.5
+        assert wd['neck.1.weight'] == wd['neck.1.bias'] == neck_norm_wd
+    with pytest.raises(ValueError, match='no_decay_norms'):
+        LayerDecayOptimWrapperConstructor(dict(optimizer=dict(type='AdamW', lr=1.0)),
+                                          dict(no_decay_norms='neck'))
