@@ -85,7 +85,7 @@ def restore_numpy_aliases() -> None:
 def _mmpretrain_resize_pos_embed(pos_embed, src_shape, dst_shape, mode='bicubic',
                                  num_extra_tokens=1):
     """mmpretrain's ``resize_pos_embed`` signature over mmmim's resizer."""
-    from mmmim.converters.pos_embed import resize_abs_pos_embed
+    from mmmim.models.pos_embed import resize_abs_pos_embed
     return resize_abs_pos_embed(pos_embed, tuple(dst_shape), tuple(src_shape),
                                 num_extra_tokens=num_extra_tokens, mode=mode)
 
@@ -124,7 +124,7 @@ def route_mmpretrain_resizers() -> list:
     import mmpretrain.models.backbones  # noqa: F401  (imports every backbone module)
     from mmpretrain.models.utils import embed
 
-    from mmmim.converters.pos_embed import resize_table_of_side
+    from mmmim.models.pos_embed import resize_table_of_side
     pairs = ((embed.resize_pos_embed, _mmpretrain_resize_pos_embed),
              (embed.resize_relative_position_bias_table, resize_table_of_side))
     routed = []

@@ -4,15 +4,16 @@
 checkpoints into mmmim models (``'<source>->mmmim'``). Importing this package
 registers all of them."""
 from mmmim.checkpoint_io import read_checkpoint
+from mmmim.models.pos_embed import resize_abs_pos_embed, resize_rel_pos_bias_table
 
 # families register their converters; importers register '<source>->mmmim'
 from . import files, import_swin, import_vit, pvt, swin, vit  # noqa: F401
 from .common import (
-                     available_converters,
-                     convert_checkpoint,
-                     get_converter,
-                     guess_family,
-                     split_backbone,
+    available_converters,
+    convert_checkpoint,
+    get_converter,
+    guess_family,
+    split_backbone,
 )
 from .imports import (
     check_load_from,
@@ -22,7 +23,6 @@ from .imports import (
     import_sources,
 )
 from .initializer import MIMPretrained, detect_family, target_grid
-from .pos_embed import resize_abs_pos_embed, resize_rel_pos_bias_table
 from .report import ConversionError, LoadReport, load_converted
 
 #: The checkpoint reader of every load (mmmim.checkpoint_io), under its converter name.

@@ -24,9 +24,10 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 import torch
 from torch import nn
 
+from mmmim.models.pos_embed import resize_abs_pos_embed, resize_rel_pos_bias_table, sincos_pos_embed
+
 from .common import StateDict, available_converters, get_converter, source_tensors
 from .files import format_of, read_source, report_metadata, save_safetensors
-from .pos_embed import resize_abs_pos_embed, resize_rel_pos_bias_table
 from .report import ConversionError, LoadReport
 
 TARGET = 'mmmim'
@@ -83,7 +84,6 @@ def position_permutation(table: torch.Tensor, extra_tokens: int) -> Optional[tor
     """For a fixed position table ``[1, E + h*w, D]`` (square grid): ``perm`` with
     ``ours[:, i] == table[:, perm[i]]`` for our 2D sin-cos table ``ours`` (the
     identity when the layouts agree), or None when no channel permutation gives it."""
-    from mmmim.models.utils import sincos_pos_embed  # models import the converters
     grid = table[0, extra_tokens:].float()                              # [L, D]
     side = math.isqrt(grid.shape[0])
     if side < 2 or side * side != grid.shape[0] or grid.shape[-1] % 4:

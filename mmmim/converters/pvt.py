@@ -26,8 +26,9 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 
+from mmmim.models.pos_embed import Grid, resize_abs_pos_embed
+
 from .common import StateDict, parse_backbone, register_converter, reject_unrecognised
-from .pos_embed import Grid, resize_abs_pos_embed
 from .report import LoadReport
 
 _PART = re.compile(r'^layers\.(\d+)\.([012])\.(.+)$')

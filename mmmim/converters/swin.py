@@ -20,8 +20,9 @@ from typing import Dict, List, Sequence, Tuple, Union
 
 import torch
 
+from mmmim.models.pos_embed import resize_rel_pos_bias_table
+
 from .common import StateDict, parse_backbone, register_converter, reject_unrecognised
-from .pos_embed import resize_rel_pos_bias_table
 from .report import LoadReport
 
 _BLOCK = re.compile(r'^stages\.(\d+)\.blocks\.(\d+)\.(.+)$')

@@ -12,8 +12,9 @@ Source keys (mm layout, after the prefix is stripped)::
 import re
 from typing import Dict, List, Optional, Tuple
 
+from mmmim.models.pos_embed import Grid, resize_abs_pos_embed
+
 from .common import StateDict, parse_backbone, register_converter, reject_unrecognised
-from .pos_embed import Grid, resize_abs_pos_embed
 from .report import LoadReport
 
 _BLOCK = re.compile(r'^layers\.(\d+)\.(.+)$')

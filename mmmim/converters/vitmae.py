@@ -34,6 +34,8 @@ from typing import Dict, List, Tuple
 import torch
 from torch import nn
 
+from mmmim.models.pos_embed import sincos_pos_embed
+
 from .common import PRETRAIN_ONLY, StateDict, unwrap
 from .export import (
     Export,
@@ -165,7 +167,6 @@ def to_vitmae(state: StateDict, model: nn.Module) -> Tuple[StateDict, LoadReport
         else:
             report.unexpected.append(key)
     grid, dims = model.encoder.patch_resolution, model.decoder.mask_token.shape[-1]
-    from mmmim.models.utils import sincos_pos_embed
     out['decoder.decoder_pos_embed'] = torch.cat(
         [torch.zeros(1, 1, dims), sincos_pos_embed(tuple(grid), dims)], dim=1)
     report.notes.append('decoder.decoder_pos_embed: our fixed sin-cos positions '

@@ -1,5 +1,4 @@
 """Small tensor helpers shared by encoders, decoders and targets."""
-from functools import lru_cache
 from typing import Optional, Set, Tuple
 
 import torch
@@ -7,7 +6,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-__all__ = ['check_all', 'sincos_pos_embed', 'init_linear_and_norm', 'resample_mask',
+__all__ = ['check_all', 'init_linear_and_norm', 'resample_mask',
            'row_positions', 'gather_rows', 'scatter_rows', 'patchify', 'unpatchify', 'run_block']
 
 
@@ -31,34 +30,6 @@ def check_all(condition: torch.Tensor, message: str) -> None:
         raise ValueError(message)
     elif condition.is_cuda:
         _HOST_CHECKED.add(message)
-
-
-@lru_cache(maxsize=64)
-def sincos_pos_embed(grid: Tuple[int, int], dims: int, temperature: float = 10000.,
-                     device: Optional[torch.device] = None,
-                     dtype: Optional[torch.dtype] = None) -> torch.Tensor:
-    """Fixed 2D sin-cos position embedding ``[1, grid_h * grid_w, dims]``.
-
-    Computed in float32 on the CPU; with ``device`` / ``dtype`` a copy there.
-    Cached per (grid, dims, temperature, device, dtype), so a forward pass on a GPU
-    copies the table to the device once, not in every step: callers must not
-    modify the result in place.
-    Row-major: entry ``r * grid_w + c`` encodes row ``r``, column ``c``; the first
-    half of the channels encodes the column, the second half the row (MAE's layout).
-    """
-    if device is not None or dtype is not None:
-        return sincos_pos_embed(grid, dims, temperature).to(device=device, dtype=dtype)
-    if dims % 4:
-        raise ValueError(f'sin-cos embedding needs dims divisible by 4, got {dims}')
-    rows, cols = torch.meshgrid(torch.arange(grid[0], dtype=torch.float32),
-                                torch.arange(grid[1], dtype=torch.float32), indexing='ij')
-    omega = 1.0 / temperature**(torch.arange(dims // 4, dtype=torch.float32) / (dims // 4))
-
-    def encode(coord: torch.Tensor) -> torch.Tensor:  # [L] -> [L, dims/2]
-        angles = coord.flatten()[:, None] * omega[None]
-        return torch.cat([angles.sin(), angles.cos()], dim=1)
-
-    return torch.cat([encode(cols), encode(rows)], dim=1)[None]
 
 
 def init_linear_and_norm(module: nn.Module) -> None:

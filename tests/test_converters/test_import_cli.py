@@ -12,7 +12,7 @@ from photos import photo_tensor
 from test_converters.test_import_official import mae_official_name, random_like
 
 from mmmim.converters import ConversionError, check_load_from
-from mmmim.models.utils import sincos_pos_embed
+from mmmim.models.pos_embed import sincos_pos_embed
 from mmmim.utils.config import build_model_from_cfg, load_config
 from mmmim.visualization.images import load_model
 

@@ -25,8 +25,9 @@ from mmmim.converters import (
     import_checkpoint,
 )
 from mmmim.models import MaskSet
+from mmmim.models.pos_embed import sincos_pos_embed
 from mmmim.models.structures import EncoderOutput
-from mmmim.models.utils import sincos_pos_embed, unpatchify
+from mmmim.models.utils import unpatchify
 from mmmim.registry import MODELS
 
 init_default_scope('mmmim')

@@ -17,8 +17,8 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from tiny_seg import build_segmentor
 
-from mmmim.converters.pos_embed import resize_abs_pos_embed, resize_rel_pos_bias_table
-from mmmim.models.encoders import pooled_sr_to_conv
+from mmmim.converters.pvt import pooled_sr_to_conv
+from mmmim.models.pos_embed import resize_abs_pos_embed, resize_rel_pos_bias_table
 
 # slow: left out of `make test-fast` (make test runs everything)
 pytestmark = pytest.mark.slow

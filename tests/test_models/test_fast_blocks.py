@@ -196,7 +196,7 @@ def test_masked_pvt_uses_fast_blocks_and_mmdet_keys():
 def test_masked_pvt_plain_forward_matches_mmdet_after_conversion():
     """The plain (no-mask) forward with the fused blocks gives mmdet's PVT maps once
     the pooled reductions are converted to mmdet's strided convs."""
-    from mmmim.models.encoders import pooled_sr_to_conv
+    from mmmim.converters.pvt import pooled_sr_to_conv
     arch = dict(pretrain_img_size=64, embed_dims=8, num_layers=[1, 1, 1, 1],
                 num_heads=[1, 2, 2, 4])
     torch.manual_seed(0)

@@ -82,7 +82,7 @@ def test_mae_decoder__each_visible_token_lands_on_its_own_unit():
     tokens = torch.randn(2, 2, 32)  # cls + one visible token each
     from mmmim.models import EncoderOutput
     decoder(EncoderOutput(tokens=tokens, hw=(2, 2), num_extra_tokens=1), masks)
-    from mmmim.models.utils import sincos_pos_embed
+    from mmmim.models.pos_embed import sincos_pos_embed
     embedded = decoder.embed(tokens)
     pos = sincos_pos_embed((2, 2), 32)[0]
     x = captured['x']

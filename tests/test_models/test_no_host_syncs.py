@@ -11,7 +11,8 @@ from mmmim.models import utils as model_utils
 from mmmim.models.decoders import MAEDecoder
 from mmmim.models.decoders import mae_decoder as mae_decoder_module
 from mmmim.models.encoders.compaction import window_choice
-from mmmim.models.utils import check_all, sincos_pos_embed
+from mmmim.models.pos_embed import sincos_pos_embed
+from mmmim.models.utils import check_all
 
 MESSAGE = 'one visible unit per "window"'
 

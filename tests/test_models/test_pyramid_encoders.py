@@ -5,8 +5,9 @@ from mmdet.models.backbones.pvt import PyramidVisionTransformer
 from mmpretrain.models.backbones import SwinTransformer
 from photos import photo_tensor
 
+from mmmim.converters.pvt import pooled_sr_to_conv
 from mmmim.models import MaskSet
-from mmmim.models.encoders import MaskedPVT, MaskedSwin, pooled_sr_to_conv
+from mmmim.models.encoders import MaskedPVT, MaskedSwin
 from mmmim.models.encoders.compaction import compact_map, window_choice
 from mmmim.models.maskers import BlockMasker, UniformMasker
 

@@ -6,7 +6,7 @@ from photos import photo_tensor
 from mmmim.models import EncoderOutput, MaskSet
 from mmmim.models.decoders import UMMAEDecoder
 from mmmim.models.maskers import UniformMasker
-from mmmim.models.utils import sincos_pos_embed
+from mmmim.models.pos_embed import sincos_pos_embed
 from mmmim.registry import MODELS
 
 init_default_scope('mmmim')

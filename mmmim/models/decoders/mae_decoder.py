@@ -9,8 +9,9 @@ from torch import nn
 from mmmim.registry import MODELS
 
 from ..fast_blocks import encoder_layer_on_rows, use_fast_forward
+from ..pos_embed import sincos_pos_embed
 from ..structures import EncoderOutput, MaskSet
-from ..utils import init_linear_and_norm, row_positions, run_block, scatter_rows, sincos_pos_embed
+from ..utils import init_linear_and_norm, row_positions, run_block, scatter_rows
 
 
 @MODELS.register_module()

@@ -1,4 +1,3 @@
-from mmmim.converters.pvt import pooled_sr_to_conv
 from mmmim.registry import MODELS
 from mmmim.utils.mmcv_ops import register_needs_ops
 
@@ -10,4 +9,4 @@ try:  # mmdet's PVT, which MaskedPVT extends, imports mmcv's compiled ops
 except ModuleNotFoundError as error:  # an mmcv without them: building it says how
     MaskedPVT = register_needs_ops(MODELS, 'MaskedPVT', error)
 
-__all__ = ['MaskedPVT', 'MaskedSwin', 'MaskedViT', 'pooled_sr_to_conv']
+__all__ = ['MaskedPVT', 'MaskedSwin', 'MaskedViT']

@@ -7,13 +7,13 @@ from mmdet.models.backbones.pvt import MixFFN, PyramidVisionTransformer, Spatial
 from mmdet.models.layers import nlc_to_nchw
 from torch import nn
 
-from mmmim.converters.pvt import pooled_sr_to_conv  # noqa: F401  (re-exported)
 from mmmim.registry import MODELS
 
 from ..fast_blocks import conv1x1_as_linear, conv1x1_on_map, conv_on_tokens, use_fast_forward
 from ..layer_depth import family_rule
+from ..pos_embed import sincos_pos_embed
 from ..structures import EncoderOutput, MaskSet
-from ..utils import run_block, sincos_pos_embed
+from ..utils import run_block
 from .compaction import compact_map, compact_pos_embed, compact_units, window_choice
 from .swin import MASKING_MODES, replace_tokens
 from .weight_init import WEIGHT_INITS, init_simmim_weights, init_ummae_weights

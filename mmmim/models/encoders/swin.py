@@ -7,11 +7,11 @@ from mmpretrain.models.backbones import SwinTransformer
 from mmpretrain.models.utils import to_2tuple
 from torch import nn
 
-from mmmim.converters.pos_embed import resize_abs_pos_embed
 from mmmim.registry import MODELS
 
 from ..fast_blocks import use_fast_forward
 from ..layer_depth import family_rule
+from ..pos_embed import resize_abs_pos_embed
 from ..structures import EncoderOutput, MaskSet
 from ..utils import resample_mask
 from .compaction import compact_map, compact_pos_embed, compact_units, window_choice

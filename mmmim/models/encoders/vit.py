@@ -6,11 +6,11 @@ import torch.nn.functional as F
 from mmpretrain.models.backbones import VisionTransformer
 from torch import nn
 
-from mmmim.converters.pos_embed import resize_abs_pos_embed
 from mmmim.registry import MODELS
 
 from ..fast_blocks import use_fast_forward
 from ..layer_depth import family_rule
+from ..pos_embed import resize_abs_pos_embed, sincos_pos_embed
 from ..structures import EncoderOutput, MaskSet
 from ..utils import (
     gather_rows,
@@ -18,7 +18,6 @@ from ..utils import (
     patchify,
     resample_mask,
     run_block,
-    sincos_pos_embed,
 )
 
 

@@ -25,8 +25,8 @@ from mmengine.model.weight_init import trunc_normal_
 from mmpretrain.models.backbones import VisionTransformer
 from torch import nn
 
-from mmmim.converters.pos_embed import resize_abs_pos_embed
 from mmmim.models.layer_depth import vit_layer_depth
+from mmmim.models.pos_embed import resize_abs_pos_embed
 from mmmim.models.utils import run_block
 from mmmim.registry import MODELS
 

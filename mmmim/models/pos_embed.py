@@ -1,4 +1,5 @@
-"""The one place that resizes position embeddings and relative position tables.
+"""Position embeddings: the fixed 2D sin-cos table, and the one place that resizes
+position embeddings and relative position tables.
 
 Every load path goes through these functions: the converters (ViT ``pos_embed``, PVT
 per-stage grids, Swin bias tables), :class:`~mmmim.converters.MIMPretrained` (through
@@ -6,7 +7,7 @@ the converters), our encoders' forward at another input size, and mmpretrain's o
 load-time hooks (ViT / Swin ``_prepare_pos_embed``, Swin / BEiT
 ``_prepare_relative_position_bias_table``), which :mod:`mmmim.compat` routes here. So a
 checkpoint resized by ``tools/convert.py``, by ``MIMPretrained`` or by mmpretrain's
-``load_state_dict`` gives the same tensors (tests/test_converters/test_pos_embed.py).
+``load_state_dict`` gives the same tensors (tests/test_models/test_pos_embed.py).
 
 Absolute embeddings: bicubic (MAE / BEiT / timm / mmpretrain), any grids incl.
 non-square, leading extra tokens (class token) kept; or ``mode='sincos'`` to
@@ -16,6 +17,7 @@ them (mmpretrain's own resize, BEiT's geometric resampling through SciPy's remov
 ``interp2d``, is replaced).
 """
 import math
+from functools import lru_cache
 from typing import Optional, Tuple
 
 import torch
@@ -31,6 +33,34 @@ def square_grid(num_tokens: int) -> Grid:
         raise ValueError(f'{num_tokens} position tokens do not form a square grid: '
                          'pass the source grid (h, w) explicitly')
     return side, side
+
+
+@lru_cache(maxsize=64)
+def sincos_pos_embed(grid: Tuple[int, int], dims: int, temperature: float = 10000.,
+                     device: Optional[torch.device] = None,
+                     dtype: Optional[torch.dtype] = None) -> torch.Tensor:
+    """Fixed 2D sin-cos position embedding ``[1, grid_h * grid_w, dims]``.
+
+    Computed in float32 on the CPU; with ``device`` / ``dtype`` a copy there.
+    Cached per (grid, dims, temperature, device, dtype), so a forward pass on a GPU
+    copies the table to the device once, not in every step: callers must not
+    modify the result in place.
+    Row-major: entry ``r * grid_w + c`` encodes row ``r``, column ``c``; the first
+    half of the channels encodes the column, the second half the row (MAE's layout).
+    """
+    if device is not None or dtype is not None:
+        return sincos_pos_embed(grid, dims, temperature).to(device=device, dtype=dtype)
+    if dims % 4:
+        raise ValueError(f'sin-cos embedding needs dims divisible by 4, got {dims}')
+    rows, cols = torch.meshgrid(torch.arange(grid[0], dtype=torch.float32),
+                                torch.arange(grid[1], dtype=torch.float32), indexing='ij')
+    omega = 1.0 / temperature**(torch.arange(dims // 4, dtype=torch.float32) / (dims // 4))
+
+    def encode(coord: torch.Tensor) -> torch.Tensor:  # [L] -> [L, dims/2]
+        angles = coord.flatten()[:, None] * omega[None]
+        return torch.cat([angles.sin(), angles.cos()], dim=1)
+
+    return torch.cat([encode(cols), encode(rows)], dim=1)[None]
 
 
 def resize_abs_pos_embed(pos_embed: torch.Tensor, dst_grid: Grid,
@@ -62,7 +92,6 @@ def resize_abs_pos_embed(pos_embed: torch.Tensor, dst_grid: Grid,
         return pos_embed
     dims = grid_pos.shape[-1]
     if mode == 'sincos':
-        from mmmim.models.utils import sincos_pos_embed  # models import this module
         grid_pos = sincos_pos_embed(dst_grid, dims).to(pos_embed)
         return torch.cat([extra, grid_pos], dim=1)
     image = grid_pos.reshape(1, *src_grid, dims).permute(0, 3, 1, 2).float()  # [1, C, h, w]

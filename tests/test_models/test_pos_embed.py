@@ -1,9 +1,13 @@
-"""Absolute position-embedding resizing (users.md item 7)."""
+"""Position-embedding resizing: absolute embeddings, relative tables, and mmpretrain's
+own load-time hooks routed to the same resizer."""
 import pytest
 import torch
 
-from mmmim.converters import resize_abs_pos_embed
-from mmmim.models.utils import sincos_pos_embed
+from mmmim.models.pos_embed import (
+    resize_abs_pos_embed,
+    resize_rel_pos_bias_table,
+    sincos_pos_embed,
+)
 
 
 def ramp_embed(h, w, extra=1):
@@ -92,7 +96,7 @@ def test_swin_tables__mmpretrain_hook_and_mimpretrained_resize_identically(tmp_p
     from mmpretrain.models import SwinTransformer
 
     from mmmim.compat import route_mmpretrain_resizers
-    from mmmim.converters import MIMPretrained, resize_rel_pos_bias_table
+    from mmmim.converters import MIMPretrained
     assert 'mmpretrain.models.backbones.swin_transformer.resize_relative_position_bias_table' \
         in route_mmpretrain_resizers()
     arch = dict(embed_dims=8, depths=[1, 1], num_heads=[1, 2])
