@@ -21,7 +21,6 @@ from .optimizers import (
                     NonFiniteLossGuardMixin,
                     resolve_amp_dtype,
 )
-from .random_states import capture_random_states, preserved_random_states, restore_random_states
 from .runner import ResumableEpochBasedTrainLoop
 from .samplers import ResumableSampler
 
@@ -32,6 +31,5 @@ __all__ = [
     'ParamGroupLrHook', 'PreemptionCheckpointHook', 'RandomStateHook',
     'ReconstructionVisualizationHook',
     'ResumableEpochBasedTrainLoop', 'ResumableSampler', 'SeededValLoop', 'SkippedImagesHook',
-    'TrainSetupReportHook', 'capture_random_states', 'init_cpu_distributed',
-    'preserved_random_states', 'resolve_amp_dtype', 'restore_random_states'
+    'TrainSetupReportHook', 'init_cpu_distributed', 'resolve_amp_dtype'
 ]

@@ -20,9 +20,8 @@ from mmengine.evaluator import BaseMetric
 from mmengine.logging import print_log
 from mmengine.runner import ValLoop
 
+from mmmim.random_states import preserved_random_states
 from mmmim.registry import LOOPS, METRICS
-
-from .random_states import preserved_random_states
 
 
 @LOOPS.register_module()

@@ -29,6 +29,7 @@ import torch
 
 from mmmim.models.targets.pixel import PixelTarget
 from mmmim.models.utils import patchify, resample_mask, unpatchify
+from mmmim.random_states import preserved_random_states
 
 __all__ = ['PixelReconstruction', 'reconstruct_pixels', 'reconstruction_grid',
            'masked_unit_errors', 'mean_errors', 'seeded_masked_unit_errors', 'model_error',
@@ -254,7 +255,6 @@ def seeded_masked_unit_errors(model, images: torch.Tensor, seeds: Sequence[int]
     """:func:`masked_unit_errors` of normalized ``images`` ``[B, 3, H, W]`` averaged
     over one mask draw per seed (the global torch generator seeded with it); the
     global random states are restored afterwards."""
-    from mmmim.engine.random_states import preserved_random_states
     per_seed = []
     with preserved_random_states():
         for seed in seeds:

@@ -4,7 +4,7 @@ from typing import Optional, Sequence
 import torch
 from PIL import Image
 
-from mmmim.engine.random_states import preserved_random_states
+from mmmim.random_states import preserved_random_states
 
 from .figures import Figure, reconstruction_figure
 from .images import image_size_of, load_batch, load_model

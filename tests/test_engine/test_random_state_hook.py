@@ -10,8 +10,8 @@ import torch
 from torch.utils._pytree import tree_map
 
 from mmmim.checkpoint_io import read_checkpoint
-from mmmim.engine import (
-    RandomStateHook,
+from mmmim.engine import RandomStateHook
+from mmmim.random_states import (
     capture_random_states,
     preserved_random_states,
     restore_random_states,

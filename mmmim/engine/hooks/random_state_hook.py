@@ -7,9 +7,8 @@ from mmengine.dist import all_gather_object, get_dist_info, get_world_size
 from mmengine.hooks import CheckpointHook, Hook
 from mmengine.logging import print_log
 
+from mmmim.random_states import RandomStates, capture_random_states, restore_random_states
 from mmmim.registry import HOOKS
-
-from ..random_states import RandomStates, capture_random_states, restore_random_states
 
 
 @HOOKS.register_module()
@@ -17,7 +16,7 @@ class RandomStateHook(Hook):
     """Save every rank's random states in checkpoints; restore them on resume.
 
     ``checkpoint['random_states']`` is a list with one entry per rank (python,
-    numpy, torch CPU and CUDA states; see :mod:`mmmim.engine.random_states`), so
+    numpy, torch CPU and CUDA states; see :mod:`mmmim.random_states`), so
     ranks keep their own streams (``diff_rank_seed``) across a resume. Only rank 0
     writes checkpoints, so the ranks gather their states beforehand, in
     ``after_train_iter`` of the iterations after which the CheckpointHook may save

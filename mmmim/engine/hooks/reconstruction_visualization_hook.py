@@ -12,6 +12,8 @@ from mmengine.model import is_model_wrapper
 from PIL import Image
 
 from mmmim.registry import HOOKS
+from mmmim.visualization import image_size_of
+from mmmim.visualization.render import draw_figure
 
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.webp', '.tif', '.tiff')
 #: images taken from the training data when none of the configured ones exist
@@ -164,8 +166,6 @@ class ReconstructionVisualizationHook(Hook):
 
     def render(self, model, cfg, step: int):
         """The figure of ``model`` as uint8 ``[H, W, 3]``, random state untouched."""
-        from mmmim.visualization import image_size_of
-        from mmmim.visualization.render import draw_figure
         size = self.image_size or image_size_of(cfg)
         header = [f'iteration {step}; mask seed {self.seed}; {size} px']
         return draw_figure(model, self.files, size, self.seed, header, self.zoom).image

@@ -10,9 +10,9 @@ from typing import Iterable
 from mmengine.logging import print_log
 from mmengine.runner import EpochBasedTrainLoop
 
+from mmmim.random_states import preserved_random_states
 from mmmim.registry import LOOPS
 
-from ..random_states import preserved_random_states
 from ..samplers import ResumableSampler
 
 LOADER_LEN_KEY = 'train_loader_len'
