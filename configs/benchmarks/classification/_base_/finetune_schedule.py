@@ -1,6 +1,8 @@
 # Fine-tuning schedule shared by the benchmarks (MAE / PixMIM / UM-MAE): AdamW with
 # layer-wise lr decay, lr 2e-3 for batch 1024 (5e-4 per 256), wd 0.05, betas
 # (0.9, 0.999), 5 warm-up epochs then cosine to 1e-6, 100 epochs; mmmim's runtime.
+# Evaluated every 5 epochs; the number to report is the last epoch's (as MAE and the
+# OpenMMLab metafiles do), so no best checkpoint is kept: epoch_100.pth is (keep 2).
 _base_ = ['../../../_base_/default_runtime.py']
 
 optim_wrapper = dict(
@@ -21,4 +23,4 @@ auto_scale_lr = dict(base_batch_size=1024)
 
 default_hooks = dict(
     logger=dict(interval=100),
-    checkpoint=dict(interval=5, max_keep_ckpts=2, save_best='auto'))
+    checkpoint=dict(interval=5, max_keep_ckpts=2))

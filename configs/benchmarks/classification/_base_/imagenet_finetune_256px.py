@@ -1,4 +1,6 @@
-# The fine-tuning data at 256 px (UM-MAE's Swin and PVT): crop 256, test resize 292.
+# The fine-tuning data at 256 px (UM-MAE's Swin and PVT): crop 256. Test: resize the
+# short side to 256 (bicubic), centre crop 256, as UM-MAE's util/datasets.py
+# build_transform (crop_pct 1.0 above 224 px; 224 / 256 only at 224 px).
 _base_ = ['./imagenet_finetune.py']
 
 image_size = 256
@@ -17,7 +19,7 @@ train_pipeline = [
 ]
 test_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(type='ResizeEdge', scale=image_size * 8 // 7, edge='short', backend='pillow',
+    dict(type='ResizeEdge', scale=image_size, edge='short', backend='pillow',
          interpolation='bicubic'),
     dict(type='CenterCrop', crop_size=image_size),
     dict(type='PackInputs'),

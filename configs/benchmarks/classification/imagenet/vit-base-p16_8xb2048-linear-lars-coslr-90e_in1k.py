@@ -39,6 +39,7 @@ val_cfg = dict()
 test_cfg = dict()
 auto_scale_lr = dict(base_batch_size=16384)
 
+# the number to report is the last epoch's (as MAE): no best checkpoint is kept
 default_hooks = dict(
     logger=dict(interval=10),
-    checkpoint=dict(interval=10, max_keep_ckpts=2, save_best='auto'))
+    checkpoint=dict(interval=10, max_keep_ckpts=2))

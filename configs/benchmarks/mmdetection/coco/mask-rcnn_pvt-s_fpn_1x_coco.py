@@ -15,3 +15,8 @@ _base_ = [
 optim_wrapper = dict(optimizer=dict(lr=2e-4, weight_decay=1e-4),
                      paramwise_cfg=dict(no_decay_1d=False, no_decay_names=(),
                                         no_decay_norms=None))
+# warm-up over 500 iterations, as the official PVT (mmdet 2.x schedule_1x; Swin's: 1000)
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.001, by_epoch=False, begin=0, end=500),
+    dict(type='MultiStepLR', begin=0, end=12, by_epoch=True, milestones=[8, 11], gamma=0.1),
+]

@@ -20,7 +20,8 @@ model = dict(
     backbone=dict(
         type='MAE', img_size=(512, 512), patch_size=16, embed_dims=embed_dims,
         num_layers=12, num_heads=12, mlp_ratio=4, init_values=1.0, drop_path_rate=0.1,
-        out_indices=[3, 5, 7, 11], init_cfg=None),
+        out_indices=[3, 5, 7, 11], init_cfg=None,
+        norm_cfg=dict(type='LN', eps=1e-6)),  # as pretraining and mmseg's upernet_mae.py
     neck=dict(type='mmmim.ViTFeaturePyramid', embed_dims=embed_dims, rescales=[4, 2, 1, 0.5],
               downsample='max'),
     decode_head=dict(in_channels=[embed_dims] * 4, channels=embed_dims),
