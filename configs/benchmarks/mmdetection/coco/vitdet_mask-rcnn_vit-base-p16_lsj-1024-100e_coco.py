@@ -1,5 +1,8 @@
 # ViTDet Mask R-CNN with a ViT-B/16 from an mmmim pretraining checkpoint (MAE family:
-# MAE, PixMIM, UM-MAE, LocalMIM ViT-B), COCO, LSJ 1024, 100 epochs.
+# MAE, PixMIM, UM-MAE, LocalMIM ViT-B), COCO, LSJ 1024, 100 epochs at ViTDet's batch of
+# 64 = 16 GPUs x 4 (auto_scale_lr.base_batch_size): launch 16 processes (on 8 GPUs,
+# the -8xb8- variant). On the launcher's default 8 it is 50 epochs at twice the lr
+# per image; the train-setup report warns.
 # Target: 51.6 box AP / 45.7 mask AP (ViTDet README, ViT-B with MAE IN-1K
 # pretraining; mmdet projects/ViTDet reproduces it).
 # Backbone: plain ViT, windows of 14 x 14 patches in 8 of 12 blocks, blocks 3/6/9/12
