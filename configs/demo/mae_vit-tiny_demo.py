@@ -9,13 +9,15 @@ _base_ = [
     '../_base_/demo_runtime.py',
 ]
 
-# 64 px in 8-px units: 8x8 units, 16 of them visible
+# 64 px in 8-px units: 8x8 units, 16 of them visible; one patch per unit (the
+# decoder takes its unit from the masker)
+unit_size = 8
 model = dict(
-    masker=dict(unit_size=8),
+    masker=dict(unit_size=unit_size),
     encoder=dict(arch=dict(_delete_=True, embed_dims=192, num_layers=4, num_heads=3,
                            feedforward_channels=768),
-                 img_size={{_base_.image_size}}, patch_size=8),
-    decoder=dict(dims=128, depth=2, num_heads=4, unit_size=8),
-    target=dict(patch_size=8, normalize=False))
+                 img_size={{_base_.image_size}}, patch_size=unit_size),
+    decoder=dict(dims=128, depth=2, num_heads=4),
+    target=dict(patch_size=unit_size, normalize=False))
 # the held-out check (configs/_base_/heldout_check.py) every 100 epochs
 train_cfg = dict(val_interval=100)

@@ -10,13 +10,15 @@ _base_ = [
 ]
 
 # 64 px: 8x8 units of 8 px -> a 32 px compact grid, three stages of 8/4/2 tokens (the
-# last one 2x2: one token per 2x2 windows of units, as UM-MAE's decoder expects)
+# last one 2x2: one token per 2x2 windows of units, as UM-MAE's decoder expects; the
+# decoder takes its unit from the masker)
+unit_size = 8
 model = dict(
-    masker=dict(unit_size=8),
+    masker=dict(unit_size=unit_size),
     encoder=dict(
         arch=dict(_delete_=True, embed_dims=96, depths=[1, 1, 2], num_heads=[3, 6, 12]),
         img_size={{_base_.image_size}}, window_size=4, out_indices=(2,)),
-    decoder=dict(dims=128, depth=2, num_heads=4, unit_size=8),
-    target=dict(patch_size=8, normalize=False))
+    decoder=dict(dims=128, depth=2, num_heads=4),
+    target=dict(patch_size=unit_size, normalize=False))
 # the held-out check (configs/_base_/heldout_check.py) every 100 epochs
 train_cfg = dict(val_interval=100)

@@ -4,11 +4,9 @@
 # tokens; the last one is the encoder's normed output), 64/128/128/128-d x 1 block,
 # 4 heads, Linear head; HOG targets at 8/16/32/32-px cells (18 bins, frozen Sobel
 # bias ~ PyTorch's default conv-bias init, std 1/(3*sqrt(3))).
+_base_ = './pretrain_data_preprocessor.py'  # model.data_preprocessor (mean / std)
 model = dict(
     type='MultiLevelMaskedImageModel',
-    data_preprocessor=dict(
-        mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375], bgr_to_rgb=True,
-        non_blocking=True),
     masker=dict(type='RandomMasker', ratio=0.75, unit_size=32),
     encoder=dict(type='MaskedSwin', arch='base', img_size=224, window_size=7,
                  masking='mask_token'),

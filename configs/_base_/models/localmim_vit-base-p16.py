@@ -3,11 +3,9 @@
 # block with its own mask token, rescaled x4/x2/x1/x0.5 onto 4/8/16/32-px HOG cells
 # (9 bins, 3 x 9 features per cell); masked-cell MSE per scale, summed with weight 1.
 # LocalMIMDecoder's defaults are the paper's ViT decoder (256-d, 1 block, 8 heads).
+_base_ = './pretrain_data_preprocessor.py'  # model.data_preprocessor (mean / std)
 model = dict(
     type='MultiLevelMaskedImageModel',
-    data_preprocessor=dict(
-        mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375], bgr_to_rgb=True,
-        non_blocking=True),
     masker=dict(type='RandomMasker', ratio=0.75, unit_size=16),
     encoder=dict(type='MaskedViT', arch='b', img_size=224, patch_size=16),
     levels=[

@@ -3,11 +3,9 @@
 # decoder to the 32x32x3 pixels under each last-stage token, L1 on the masked pixels
 # (in the normalized space); drop path 0.0 as SimMIM's recipe (mmpretrain's config
 # of it uses 0.1).
+_base_ = './pretrain_data_preprocessor.py'  # model.data_preprocessor (mean / std)
 model = dict(
     type='MaskedImageModel',
-    data_preprocessor=dict(
-        mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375], bgr_to_rgb=True,
-        non_blocking=True),
     masker=dict(type='BlockMasker', ratio=0.6, unit_size=32),
     encoder=dict(type='MaskedSwin', arch='base', img_size=192, window_size=6,
                  masking='mask_token', drop_path_rate=0.0),

@@ -3,11 +3,9 @@
 # 64x64 px), decoder 512-d x 2 blocks, per-unit normalized pixels, MSE on the
 # primarily masked units. The official UM-MAE init (xavier-uniform Linears and
 # stage-1 patch embedding, fan-out normal convs; mmmim/models/encoders/weight_init.py).
+_base_ = './pretrain_data_preprocessor.py'  # model.data_preprocessor (mean / std)
 model = dict(
     type='MaskedImageModel',
-    data_preprocessor=dict(
-        mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375], bgr_to_rgb=True,
-        non_blocking=True),
     masker=dict(type='UniformMasker', unit_size=16, secondary_ratio=0.25),
     encoder=dict(type='MaskedSwin', arch='tiny', img_size=256, window_size=8,
                  masking='compact', secondary_token=True, weight_init='ummae'),
