@@ -19,10 +19,7 @@ model = dict(
             type='LocalMIMDecoder', dims=128, num_heads=4, scale=None, upsample=2)),
     ])
 image_size = 256
-train_pipeline = [
-    dict(type='LoadAndRandomResizedCrop', scale=image_size, crop_ratio_range=(0.2, 1.0),
-         interpolation='bicubic'),
-    dict(type='RandomFlip', prob=0.5),
-    dict(type='PackInputs'),
-]
+# the base's pipeline, its crop (the first step) at image_size
+train_pipeline = [dict(_base_.train_pipeline[0], scale=image_size),
+                  *_base_.train_pipeline[1:]]
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))

@@ -9,12 +9,10 @@ _base_ = [
     '../_base_/default_runtime.py',
 ]
 image_size = 192
+# the base's pipeline, its crop (the first step) at image_size and 67-100% of the area
 train_pipeline = [
-    dict(type='LoadAndRandomResizedCrop', scale=image_size, crop_ratio_range=(0.67, 1.0),
-         interpolation='bicubic'),
-    dict(type='RandomFlip', prob=0.5),
-    dict(type='PackInputs'),
-]
+    dict(_base_.train_pipeline[0], scale=image_size, crop_ratio_range=(0.67, 1.0)),
+    *_base_.train_pipeline[1:]]
 train_dataloader = dict(batch_size=256, dataset=dict(pipeline=train_pipeline))
 
 base_batch_size = 2048
