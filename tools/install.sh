@@ -179,7 +179,7 @@ pip_install --no-deps --no-build-isolation -e "$ROOT"
 import warnings  # mmcv's own warning when its ops are missing: said below instead
 warnings.filterwarnings('ignore', message='Fail to import ``MultiScaleDeformableAttention``')
 import mmcv, mmengine, mmpretrain, mmdet, mmseg, timm, torch, mmmim
-from mmmim.utils.mmcv_ops import INSTALL_OPS, has_mmcv_ops
+from mmmim.mmcv_ops import INSTALL_OPS, has_mmcv_ops
 if has_mmcv_ops():
     from mmcv.ops import get_compiling_cuda_version, nms, roi_align  # compiled ops
     ops = get_compiling_cuda_version()

@@ -41,14 +41,15 @@ from mmengine.runner import Runner
 import mmmim  # noqa: F401  (stack shims; registers mmpretrain's modules)
 import mmmim.converters  # noqa: F401  (MIMPretrained init_cfg, under any default scope)
 import mmmim.engine  # noqa: F401  (registers the engine modules)
+from mmmim import config_loading
 from mmmim import registry as mmmim_registry
 from mmmim.checkpoint_io import CheckpointError
 from mmmim.converters import ConversionError, check_load_from
 from mmmim.engine import TrainSetupReportHook, init_cpu_distributed
 from mmmim.engine.dist import cuda_unusable_reason
 from mmmim.engine.hooks import PreemptionCheckpointHook
+from mmmim.mmcv_ops import has_mmcv_ops, is_missing_ops, missing_ops_message
 from mmmim.models.algorithms import MaskedImageModel
-from mmmim.utils.mmcv_ops import has_mmcv_ops, is_missing_ops, missing_ops_message
 
 AMP_WRAPPERS = ('AmpOptimWrapper', 'GuardedAmpOptimWrapper')
 # by module path: found under any default scope (mmdet / mmseg configs too)
@@ -96,18 +97,13 @@ def fail(message: str) -> None:
 
 
 def load_config(path: str, options: Optional[Dict] = None) -> Config:
-    """The config at ``path`` with ``--cfg-options`` merged in."""
-    if not osp.isfile(path):
-        fail(f'config file not found: {path}')
+    """The config at ``path`` with ``--cfg-options`` merged in
+    (:func:`mmmim.config_loading.load_config`), stopping with its one-paragraph error
+    when the file is missing or loading it needs mmcv's missing compiled ops."""
     try:
-        cfg = Config.fromfile(path)  # runs the config's custom_imports
-    except ImportError as error:
-        if not is_missing_ops(error):
-            raise
-        fail(missing_ops_message(path))
-    if options:
-        cfg.merge_from_dict(options)
-    return cfg
+        return config_loading.load_config(path, options)
+    except config_loading.ConfigLoadError as error:
+        fail(str(error))
 
 
 def set_resume(cfg: Config, resume: Optional[str]) -> None:

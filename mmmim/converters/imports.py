@@ -243,7 +243,7 @@ def built_quietly(config: str, cfg_options: Optional[dict] = None) -> nn.Module:
     start from the config's init), without mmengine's per-parameter init log."""
     from mmengine.logging import MMLogger
 
-    from mmmim.utils.config import build_model_from_cfg, load_config
+    from mmmim.config_loading import build_model_from_cfg, load_config
     logger = MMLogger.get_current_instance()
     level = logger.level
     logger.setLevel(logging.WARNING)

@@ -11,9 +11,9 @@ import torch
 from photos import photo_tensor
 from test_converters.test_import_official import mae_official_name, random_like
 
+from mmmim.config_loading import build_model_from_cfg, load_config
 from mmmim.converters import ConversionError, check_load_from
 from mmmim.models.pos_embed import sincos_pos_embed
-from mmmim.utils.config import build_model_from_cfg, load_config
 from mmmim.visualization.images import load_model
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -10,13 +10,12 @@ import time
 from pathlib import Path
 
 import pytest
+from mimbench import benchmark_config
+from mimbench import data as benchmark_data
+from mimbench import dataloader as bench
+from mimbench.imagenet_like import image_sizes
+from mimbench.imagenet_like import main as make_imagenet_like
 from PIL import Image
-
-from mmmim.utils.benchmark import benchmark_config
-from mmmim.utils.benchmark import data as benchmark_data
-from mmmim.utils.benchmark import dataloader as bench
-from mmmim.utils.benchmark.imagenet_like import image_sizes
-from mmmim.utils.benchmark.imagenet_like import main as make_imagenet_like
 
 ROOT = Path(__file__).parents[2]
 DEMO = ROOT / 'configs' / 'demo' / 'mae_vit-tiny_demo.py'
@@ -122,7 +121,7 @@ def _in_process_worker(module, argv, failed):
 
 def test_main__three_rows_ratios_and_stage_split_json(tiny_config, images, tmp_path,
                                                       monkeypatch, capsys):
-    monkeypatch.setattr('mmmim.utils.benchmark.isolate.run_worker', _in_process_worker)
+    monkeypatch.setattr('mimbench.isolate.run_worker', _in_process_worker)
     out = tmp_path / 'result.json'
     assert bench.main([str(tiny_config), '--data', str(images), '--iters', '4',
                        '--warmup', '1', '--rounds', '2', '--json', str(out)]) == 0
@@ -151,7 +150,7 @@ def test_main__three_rows_ratios_and_stage_split_json(tiny_config, images, tmp_p
 
 def test_main__official_row_skipped_with_the_reason_without_torchvision(
         tiny_config, images, tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr('mmmim.utils.benchmark.isolate.run_worker', _in_process_worker)
+    monkeypatch.setattr('mimbench.isolate.run_worker', _in_process_worker)
     real_find_spec = bench.importlib.util.find_spec
     monkeypatch.setattr(bench.importlib.util, 'find_spec',
                         lambda name: None if name == 'torchvision' else real_find_spec(name))
@@ -188,7 +187,7 @@ def test_benchmark_pretrain_main__pipeline_json_and_table_have_data_time(
         tiny_config, tmp_path, monkeypatch, capsys):
     """benchmark_pretrain's CLI with --pipeline, its per-config worker run in this
     process (the options it would get, the record it would write)."""
-    from mmmim.utils.benchmark import cli, isolate
+    from mimbench import cli, isolate
 
     def in_process(config, args):
         out = tmp_path / 'worker.json'

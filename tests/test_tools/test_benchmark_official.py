@@ -15,9 +15,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from torch import nn
-
-from mmmim.utils.benchmark.official import (
+from mimbench.official import (
     OFFICIAL_MODELS,
     UMMAE,
     CheckoutError,
@@ -26,7 +24,8 @@ from mmmim.utils.benchmark.official import (
     summarize_pair,
     weight_decay_groups,
 )
-from mmmim.utils.benchmark.official_shims import Shims
+from mimbench.official_shims import Shims
+from torch import nn
 
 # slow: left out of `make test-fast` (make test runs everything)
 pytestmark = pytest.mark.slow
@@ -96,9 +95,10 @@ class RandomMaskingGenerator:
 WORKER_SCRIPT = '''
 import json, sys
 sys.modules['tkinter'] = sys.modules['_tkinter'] = None  # import turtle now fails
-import mmmim.utils.benchmark.measure as measure
-from mmmim.utils.benchmark import benchmark_config
-from mmmim.utils.benchmark.official import main
+sys.path.insert(0, 'tools')  # the bench, mimbench (cwd: the checkout)
+import mimbench.measure as measure
+from mimbench import benchmark_config
+from mimbench.official import main
 
 timed, original = [], measure.timed_steps
 

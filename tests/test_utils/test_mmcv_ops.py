@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from mmengine.registry import Registry
 
-from mmmim.utils.mmcv_ops import INSTALL_OPS, is_missing_ops, register_needs_ops
+from mmmim.mmcv_ops import INSTALL_OPS, is_missing_ops, register_needs_ops
 
 ROOT = Path(__file__).resolve().parents[2]
 # an interpreter whose mmcv has no compiled ops: importing mmcv._ext fails as it does

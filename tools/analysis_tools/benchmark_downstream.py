@@ -5,11 +5,13 @@ own dataloader makes from the tiny scikit-image datasets.
     python tools/analysis_tools/benchmark_downstream.py CONFIG [--batch N] [--iters N] \
         [--warmup N] [--cfg-options k=v ...] [--json OUT]
 
-The logic is in ``mmmim.utils.benchmark_downstream``; figures in docs/downstream.md.
+The logic is in ``tools/mimbench/downstream.py``; figures in docs/downstream.md.
 """
 import sys
+from pathlib import Path
 
-from mmmim.utils.benchmark_downstream import main
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tools/: the bench, mimbench
+from mimbench.downstream import main  # noqa: E402
 
 if __name__ == '__main__':
     sys.exit(main())

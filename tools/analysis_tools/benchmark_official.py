@@ -8,11 +8,13 @@
 Each pair runs our config and the official model alternately (A B A B ...), each in a
 fresh process, and prints a markdown table of medians and ratios. See
 docs/benchmark.md ("Against the official codes"); the logic is in
-``mmmim.utils.benchmark.official``.
+``tools/mimbench/official.py``.
 """
 import sys
+from pathlib import Path
 
-from mmmim.utils.benchmark.official import main
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tools/: the bench, mimbench
+from mimbench.official import main  # noqa: E402
 
 if __name__ == '__main__':
     sys.exit(main())

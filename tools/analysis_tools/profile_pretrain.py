@@ -8,7 +8,7 @@
 
 The model, optimizer wrapper (at the benchmark's precision: fp32, or ``--amp``: bf16
 autocast on CPU) and batch are built exactly as ``benchmark_pretrain.py`` builds them
-(``mmmim.utils.benchmark``). After ``W`` untimed steps, ``K`` train steps run under
+(``tools/mimbench``). After ``W`` untimed steps, ``K`` train steps run under
 ``torch.profiler`` (CPU activities); the table lists the top operators by self CPU
 time with their share of the profiled wall time, then groups of operators (attention,
 matmul, softmax, normalization, activation, copies / layout, gathers / scatters,
@@ -22,20 +22,23 @@ import re
 import sys
 import time
 from collections import defaultdict
+from pathlib import Path
 
 import torch
 from torch.profiler import ProfilerActivity, profile
 
-from mmmim.utils.benchmark.data import pack_batch, photo_batch
-from mmmim.utils.benchmark.official import OFFICIAL_MODELS, build_official
-from mmmim.utils.benchmark.precision import amp_dtype, build_benchmark_optim_wrapper
-from mmmim.utils.config import (
+from mmmim.config_loading import (
     build_model_from_cfg,
     config_scope,
-    input_size,
     load_config,
     parse_cfg_options,
 )
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tools/: the bench, mimbench
+from mimbench.config import input_size  # noqa: E402
+from mimbench.data import pack_batch, photo_batch  # noqa: E402
+from mimbench.official import OFFICIAL_MODELS, build_official  # noqa: E402
+from mimbench.precision import amp_dtype, build_benchmark_optim_wrapper  # noqa: E402
 
 # operator name pattern -> group; the first match wins
 GROUPS = (

@@ -5,11 +5,13 @@
 
 Median 500x375 / 375x500, one in ten 1600x1200 (or portrait), JPEG quality 90, in one
 class folder per photograph (ImageFolder layout) or flat. See docs/data_loading.md;
-the logic is in ``mmmim.utils.benchmark.imagenet_like``.
+the logic is in ``tools/mimbench/imagenet_like.py``.
 """
 import sys
+from pathlib import Path
 
-from mmmim.utils.benchmark.imagenet_like import main
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tools/: the bench, mimbench
+from mimbench.imagenet_like import main  # noqa: E402
 
 if __name__ == '__main__':
     sys.exit(main())

@@ -20,6 +20,9 @@ from typing import Callable, Dict, List, Optional
 ATTENTION_KERNEL = re.compile(r'flash|efficient|mem_eff|cudnn|fmha|scaled_dot_product|'
                               r'softmax', re.IGNORECASE)
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+TOOLS = os.path.join(ROOT, 'tools')  # the bench (mimbench) and install_key.py
+if TOOLS not in sys.path:
+    sys.path.insert(0, TOOLS)
 
 
 def command_output(command: List[str]) -> Optional[str]:
@@ -59,7 +62,6 @@ def ops_plan(mmcv_version: str, capability: str) -> dict:
     ``capability`` only: ``max_jobs`` (by CPUs and memory) and ``error`` (why the
     build cannot work, e.g. an nvcc of another CUDA major than torch's)."""
     try:
-        sys.path.insert(0, os.path.join(ROOT, 'tools'))
         from install_key import gather_facts, plan_build
         env = dict(os.environ, FORCE_CUDA='1', TORCH_CUDA_ARCH_LIST=capability)
         plan = plan_build(gather_facts(mmcv_version, env))
@@ -115,11 +117,10 @@ def probe_mmcv_ops(args: argparse.Namespace) -> dict:
 
 
 def probe_ceiling(args: argparse.Namespace) -> dict:
-    """The GPU's bf16 matmul ceiling (:func:`mmmim.utils.benchmark.matmul_ceiling` at
+    """The GPU's bf16 matmul ceiling (:func:`mimbench.matmul_ceiling` at
     a side that fills the chip)."""
     import torch
-
-    from mmmim.utils.benchmark.measure import ceiling_size, matmul_ceiling
+    from mimbench.measure import ceiling_size, matmul_ceiling
     flops = matmul_ceiling('cuda', torch.bfloat16, repeats=10)
     return dict(bf16_flops_per_s=flops, side=ceiling_size('cuda'))
 
@@ -163,9 +164,10 @@ def probe_step_profile(args: argparse.Namespace) -> dict:
     attention kernels and ops it runs (torch.profiler), after two warm-up steps
     (checklist step 3)."""
     import torch
+    from mimbench import build_benchmark_optim_wrapper, pack_batch, photo_batch
+    from mimbench.config import input_size
 
-    from mmmim.utils.benchmark import build_benchmark_optim_wrapper, pack_batch, photo_batch
-    from mmmim.utils.config import build_model_from_cfg, config_scope, input_size, load_config
+    from mmmim.config_loading import build_model_from_cfg, config_scope, load_config
     cfg = load_config(args.configs[0])
     with config_scope(cfg):
         model = build_model_from_cfg(cfg).to(args.device).train()
@@ -208,7 +210,7 @@ def probe_loader(args: argparse.Namespace) -> dict:
     ``--workers`` count (checklist step 5)."""
     from mmengine.runner import Runner
 
-    from mmmim.utils.config import config_scope, load_config
+    from mmmim.config_loading import config_scope, load_config
     cfg = load_config(args.configs[0])
     inner = dict(cfg.train_dataloader.dataset, data_root=args.data, data_prefix='')
     record = {}
@@ -268,11 +270,10 @@ def probe_gpu_decode(args: argparse.Namespace) -> dict:
 
 def probe_downstream_config(args: argparse.Namespace) -> dict:
     """Write ``--write``: ``--configs[0]`` on the tiny data of ``--data`` (its dataset
-    type's, :data:`mmmim.utils.benchmark_downstream.TINY_DATA_FOR`), 2 iterations
+    type's, :data:`mimbench.downstream.TINY_DATA_FOR`), 2 iterations
     then one validation pass, random weights, no checkpoint."""
+    from mimbench.downstream import TINY_DATA_FOR, innermost_dataset
     from mmengine.config import Config
-
-    from mmmim.utils.benchmark_downstream import TINY_DATA_FOR, innermost_dataset
     cfg = Config.fromfile(args.configs[0])
     cfg.model.init_cfg = None
     for split in ('train', 'val', 'test'):

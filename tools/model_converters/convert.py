@@ -52,7 +52,7 @@ def parse_args(argv=None):
 def main(argv=None) -> int:
     args = parse_args(argv)
     if args.to == TARGET:
-        from mmmim.utils.config import parse_cfg_options
+        from mmmim.config_loading import parse_cfg_options
         return import_file_cli(args.src, args.dst, args.config, args.source,
                                parse_cfg_options(args.cfg_options), args.format)
     return converters.files.convert_file_cli(args.src, args.dst, args.to, args.family,

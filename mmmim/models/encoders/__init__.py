@@ -1,5 +1,5 @@
+from mmmim.mmcv_ops import register_needs_ops
 from mmmim.registry import MODELS
-from mmmim.utils.mmcv_ops import register_needs_ops
 
 from .swin import MaskedSwin
 from .vit import MaskedViT

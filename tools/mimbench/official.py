@@ -7,9 +7,9 @@ local checkout, timed side by side with our paired configs.
 :data:`OFFICIAL_MODELS` names each official model: the checkout it needs, its factory
 and the paper recipe's constructor arguments, how its training loop masks and calls it
 (:class:`OfficialModel`) and our config it is paired with. Every run is a fresh
-process: ours is :func:`mmmim.utils.benchmark.isolate.run_isolated` (the config
+process: ours is :func:`mimbench.isolate.run_isolated` (the config
 benchmark), theirs is this module's worker (:func:`benchmark_official`), both timed by
-the one procedure :func:`mmmim.utils.benchmark.measure.measure_steps`. A pair runs ours
+the one procedure :func:`mimbench.measure.measure_steps`. A pair runs ours
 and theirs alternately (A B A B ...) and reports medians (:func:`summarize_pair`).
 Nothing of the official codes is part of mmmim; the shims they need today are in
 :mod:`.official_shims`. See docs/benchmark.md, "Against the official codes".
@@ -43,7 +43,7 @@ from .measure import (
 from .official_shims import Shims
 from .precision import amp_dtype
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 WEIGHT_DECAY = 0.05  # every official recipe here (main_pretrain.py / run_pretrain.py)
 ADAMW_BETAS = (0.9, 0.95)
 
@@ -363,11 +363,11 @@ def side_options(args: argparse.Namespace, batch_size: int) -> List[str]:
 
 
 def run_official_isolated(name: str, args: argparse.Namespace, batch_size: int) -> dict:
-    """:func:`benchmark_official` in a fresh ``python -m mmmim.utils.benchmark.official``."""
+    """:func:`benchmark_official` in a fresh process (:func:`run_worker`)."""
     entry = OFFICIAL_MODELS[name]
     argv = ['--worker', name, entry.checkout.option, str(getattr(args, entry.checkout.dest)),
             *side_options(args, batch_size)]
-    return run_worker('mmmim.utils.benchmark.official', argv,
+    return run_worker('mimbench.official', argv,
                       lambda message: official_failure(name, message))
 
 
@@ -543,6 +543,3 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                            ('worker', 'worker_out')}, pairs=summaries, runs=runs), indent=2))
     return int(any(r.get('error') for r in runs))
 
-
-if __name__ == '__main__':
-    sys.exit(main())

@@ -1,6 +1,6 @@
 """Images/s and per-stage cost of train data pipelines, one process at a time.
 
-    python -m mmmim.utils.benchmark.dataloader CONFIG [CONFIG ...] [--data DIR] \
+    python tools/analysis_tools/benchmark_dataloader.py CONFIG [CONFIG ...] [--data DIR] \
         [--workers N] [--iters K] [--rounds R] [--json OUT]
 
 Three pipelines on the same JPEG files, each through its own dataset class:
@@ -155,7 +155,7 @@ def categorize(stages: Dict[str, float], load_stage: str) -> Dict[str, Optional[
 
 def crop_size(cfg) -> int:
     """Side of the config's train crop (square: mmpretrain's and the official crop)."""
-    from ..config import input_size
+    from .config import input_size
     h, w = input_size(cfg)
     if h != w:
         raise ValueError(f'the train crop is {h}x{w}; the reference pipelines crop squares')
@@ -265,7 +265,7 @@ def time_pipeline(which: str, config: str, data: str, iters: int, warmup: int = 
     import numpy as np
     import torch
 
-    from ..config import config_scope, load_config, parse_cfg_options
+    from mmmim.config_loading import config_scope, load_config, parse_cfg_options
     cfg = load_config(config, parse_cfg_options(cfg_options))
     clock = StageClock()
     with config_scope(cfg):
@@ -349,7 +349,7 @@ def benchmark_config_pipelines(config: str, args: argparse.Namespace) -> dict:
                 runs[which].append(skipped(which, config, reason))
                 continue
             runs[which].append(run_worker(
-                'mmmim.utils.benchmark.dataloader', worker_argv(which, config, args),
+                'mimbench.dataloader', worker_argv(which, config, args),
                 lambda message, w=which: skipped(w, config, message)))
     records = {which: median_record(rounds) for which, rounds in runs.items()}
     ours = records['ours'].get('images_per_s')
@@ -454,6 +454,3 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 Path(args.json).write_text(json.dumps(results, indent=2))
     return int(any(r['pipelines'][w].get('error') for r in results for w in PIPELINES[:2]))
 
-
-if __name__ == '__main__':
-    sys.exit(main())

@@ -1,4 +1,4 @@
-"""Command line: ``python -m mmmim.utils.benchmark CONFIG [CONFIG ...] ...``."""
+"""Command line: ``python tools/analysis_tools/benchmark_pretrain.py CONFIG [CONFIG ...] ...``."""
 import argparse
 import json
 import sys

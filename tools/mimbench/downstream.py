@@ -15,9 +15,6 @@ The measurement runs in a fresh process, so a CPU run's peak RSS is its own.
 import argparse
 import copy
 import json
-import os
-import subprocess
-import sys
 import tempfile
 import traceback
 from pathlib import Path
@@ -26,14 +23,21 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import torch
 from mmengine.config import Config
 
-from .benchmark import (
+from mmmim.config_loading import (
+    build_model_from_cfg,
+    config_scope,
+    load_config,
+    parse_cfg_options,
+)
+
+from . import (
     build_benchmark_optim_wrapper,
     peak_memory_mb,
     stage,
     timed_train_steps,
 )
-from .benchmark.data import batch_image_size
-from .config import build_model_from_cfg, config_scope, load_config, parse_cfg_options
+from .data import batch_image_size
+from .isolate import run_worker
 
 
 def _coco_dataset(root: Path) -> dict:
@@ -132,23 +136,13 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 
 
 def run_fresh_process(args: argparse.Namespace) -> dict:
-    """The measurement in a new ``python -m mmmim.utils.benchmark_downstream``."""
-    package_root = str(Path(__file__).resolve().parents[2])
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-        p for p in (package_root, os.environ.get('PYTHONPATH')) if p))
-    with tempfile.TemporaryDirectory() as tmp:
-        out = os.path.join(tmp, 'record.json')
-        command = [sys.executable, '-m', 'mmmim.utils.benchmark_downstream', args.config,
-                   '--batch', str(args.batch), '--iters', str(args.iters),
-                   '--warmup', str(args.warmup), '--worker-out', out]
-        if args.cfg_options:
-            command += ['--cfg-options', *args.cfg_options]
-        proc = subprocess.run(command, capture_output=True, text=True, env=env)
-        record = json.loads(Path(out).read_text()) if os.path.exists(out) else dict(
-            config=args.config, error=f'worker exited with code {proc.returncode}')
-    if record.get('error'):
-        sys.stderr.write(proc.stderr[-4000:])
-    return record
+    """The measurement in a fresh process (:func:`mimbench.isolate.run_worker`)."""
+    argv = [args.config, '--batch', str(args.batch), '--iters', str(args.iters),
+            '--warmup', str(args.warmup)]
+    if args.cfg_options:
+        argv += ['--cfg-options', *args.cfg_options]
+    return run_worker('mimbench.downstream', argv,
+                      lambda message: dict(config=args.config, error=message))
 
 
 def describe(r: dict) -> str:
@@ -185,6 +179,3 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         Path(args.json).write_text(json.dumps(record, indent=1))
     return 1 if record.get('error') else 0
 
-
-if __name__ == '__main__':
-    sys.exit(main())

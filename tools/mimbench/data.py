@@ -23,7 +23,7 @@ from mmengine.config import Config
 
 from mmmim.datasets.demo import DEMO_PHOTOS, select_photos
 
-from ..config import HW, collate_function, train_pipeline
+from .config import HW, collate_function, train_pipeline
 
 __all__ = ['PHOTOS', 'MAX_PIPELINE_BATCHES', 'IMAGENET_MEAN', 'IMAGENET_STD', 'photo',
            'photo_batch', 'normalized_photo_batch', 'pack_batch', 'build_train_pipeline',
@@ -90,7 +90,7 @@ def pack_batch(cfg: Config, images: Sequence[torch.Tensor]) -> dict:
 
 def build_train_pipeline(cfg: Config):
     """The config's train pipeline as mmengine's ``Compose``. Build it inside
-    :func:`mmmim.utils.config.config_scope` (the transforms' registry is the scope's)."""
+    :func:`mmmim.config_loading.config_scope` (the transforms' registry is the scope's)."""
     from mmengine.dataset import Compose
     transforms = train_pipeline(cfg)
     if not transforms:
@@ -113,7 +113,7 @@ def timed_pipeline_batches(cfg: Config, batch_size: int, num_batches: int,
     batch) with the config's pipeline, in order (no shuffling), collated by the
     config's ``collate_fn``; and the seconds each batch took to fetch (read, decode,
     transforms and collate, in this process: ``num_workers=0``). Build them inside
-    :func:`mmmim.utils.config.config_scope`.
+    :func:`mmmim.config_loading.config_scope`.
 
     Python's and numpy's random generators are seeded with ``seed`` right before the
     first batch, so crops and masks repeat from run to run.

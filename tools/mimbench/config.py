@@ -1,89 +1,20 @@
-"""Load a config (ours or another package's) and build or read what mmengine's Runner
-would from it (model, input size, collate function), outside a Runner."""
+"""Read what mmengine's Runner would from a config (input size, train pipeline,
+collate function), outside a Runner. Loading a config and building its model:
+:mod:`mmmim.config_loading`."""
 import copy
-import importlib
-from contextlib import contextmanager
 from functools import partial
-from types import SimpleNamespace
-from typing import Iterator, Optional, Sequence, Tuple
+from typing import Optional, Tuple
 
-from mmengine.config import Config, ConfigDict, DictAction
-from mmengine.registry import FUNCTIONS, MODELS, DefaultScope
-from torch import nn
+from mmengine.config import Config
+from mmengine.registry import FUNCTIONS
 
-__all__ = ['load_config', 'parse_cfg_options', 'config_scope', 'model_config',
-           'build_model_from_cfg', 'import_mmmim_modules', 'input_size', 'train_pipeline',
-           'collate_function']
+__all__ = ['input_size', 'train_pipeline', 'collate_function']
 
-MMMIM_MODULES = ('mmmim.models', 'mmmim.engine', 'mmmim.datasets')
 # Keys of a crop transform that give its output size, with the order of a pair:
 # mmcv / mmpretrain transforms take (w, h), torchvision-style ``size`` (h, w).
 CROP_SIZE_KEYS = (('crop_size', 'wh'), ('scale', 'wh'), ('size', 'hw'))
 DEFAULT_IMAGE_SIZE = 224
 HW = Tuple[int, int]
-
-
-def import_mmmim_modules() -> None:
-    """Import mmmim's registering packages so every mmmim module is in its registry,
-    whatever the default scope of the config being built."""
-    import mmmim  # noqa: F401  (stack shims first)
-    import mmmim.registry  # noqa: F401  (child registries of mmpretrain's)
-    for name in MMMIM_MODULES:
-        importlib.import_module(name)
-
-
-def parse_cfg_options(pairs: Optional[Sequence[str]]) -> dict:
-    """``['a.b=1', 'c=[1,2]']`` -> ``{'a.b': 1, 'c': [1, 2]}`` as ``--cfg-options`` does."""
-    if not pairs:
-        return {}
-    namespace = SimpleNamespace()
-    DictAction(option_strings=[], dest='options')(None, namespace, list(pairs))
-    return namespace.options
-
-
-def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
-    """A config file, or a package's config named ``'mmpretrain::mae/xxx.py'``
-    (resolved through mmengine's hub, which finds the installed package's configs)."""
-    if '::' in path:
-        from mmengine.hub import get_config
-        cfg = get_config(path)
-    else:
-        cfg = Config.fromfile(path)
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
-    return cfg
-
-
-@contextmanager
-def config_scope(cfg: Config) -> Iterator[None]:
-    """Build inside the config's own ``default_scope`` ('mmmim', 'mmpretrain', ...),
-    restoring the previous scope afterwards."""
-    import_mmmim_modules()
-    with DefaultScope.overwrite_default_scope(cfg.get('default_scope')):
-        yield
-
-
-def model_config(cfg: Config) -> dict:
-    """A copy of ``cfg.model`` with a top-level ``data_preprocessor`` merged in, as
-    mmengine's Runner does (the model's own one wins)."""
-    model = copy.deepcopy(cfg.model)
-    model = model.to_dict() if hasattr(model, 'to_dict') else dict(model)
-    preprocessor = cfg.get('data_preprocessor')
-    if preprocessor is not None:
-        preprocessor = preprocessor.to_dict() if hasattr(preprocessor, 'to_dict') \
-            else preprocessor
-        model.setdefault('data_preprocessor', copy.deepcopy(preprocessor))
-    return model
-
-
-def build_model_from_cfg(cfg: Config, init_weights: bool = True) -> nn.Module:
-    """The config's model, built in the config's scope and initialized as the Runner
-    does. Call it inside :func:`config_scope` to keep using that scope afterwards."""
-    with config_scope(cfg):  # ConfigDict: mmdet models read attributes (train_cfg.rpn)
-        model = MODELS.build(ConfigDict(model_config(cfg)))
-        if init_weights and hasattr(model, 'init_weights'):
-            model.init_weights()
-    return model
 
 
 def _as_hw(value, order: str) -> Optional[HW]:

@@ -15,7 +15,14 @@ import torch
 from mmengine.optim import OptimWrapper
 from torch import nn
 
-from ..config import build_model_from_cfg, config_scope, input_size, load_config, parse_cfg_options
+from mmmim.config_loading import (
+    build_model_from_cfg,
+    config_scope,
+    load_config,
+    parse_cfg_options,
+)
+
+from .config import input_size
 from .data import (
     MAX_PIPELINE_BATCHES,
     batch_image_size,

@@ -7,14 +7,19 @@ the config's input size and packed by the config's collate function, or, with
 ``--pipeline``, on batches the config's own train pipeline made from them. Every config
 runs in a fresh subprocess, so a CPU run's peak RSS is that config's own.
 
-    python -m mmmim.utils.benchmark CONFIG [CONFIG ...] --batch-size N --iters K
+    python tools/analysis_tools/benchmark_pretrain.py CONFIG [CONFIG ...] \
+        --batch-size N --iters K
+
+This package is the measuring bench: it lives in ``tools/`` (``tools/`` on
+``sys.path``, as the scripts of ``tools/analysis_tools`` and the tests put it), is not
+installed with mmmim, and builds models through :mod:`mmmim.config_loading`.
 
 One module per job: :mod:`.data` (the batches), :mod:`.precision` (the config's
 optimizer wrapper at fp32 or AMP), :mod:`.measure` (timing, FLOPs, memory in this
 process; :func:`measure_steps` is the one timing procedure, also of the official
 codes), :mod:`.isolate` (a fresh process per config), :mod:`.report` (ratios and the
-table), :mod:`.cli`; :mod:`.official` (not imported here: ``python -m
-mmmim.utils.benchmark.official``) times the official codes beside ours, with the shims
+table), :mod:`.cli`; :mod:`.official` (not imported here:
+``tools/analysis_tools/benchmark_official.py``) times the official codes beside ours, with the shims
 of :mod:`.official_shims`. See docs/benchmark.md.
 """
 from .cli import main, parse_args

@@ -35,16 +35,22 @@ def worker_options(args: argparse.Namespace) -> List[str]:
     return argv
 
 
+#: the script that runs a mimbench module's ``main`` in a fresh process
+WORKER = Path(__file__).resolve().with_name('worker.py')
+#: the checkout holding this bench, whose ``mmmim`` the workers import
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
 def run_worker(module: str, argv: Sequence[str], failed: Callable[[str], dict]) -> dict:
-    """``python -m module *argv --worker-out OUT`` in a fresh process (this package's
-    root first on ``PYTHONPATH``) and the record it wrote to OUT; ``failed(message)``
-    when it wrote none. A failed record's worker stderr goes to stderr."""
-    package_root = str(Path(__file__).resolve().parents[3])
+    """``module.main([*argv, '--worker-out', OUT])`` in a fresh process
+    (``python tools/mimbench/worker.py module ...``, this checkout first on
+    ``PYTHONPATH``) and the record it wrote to OUT; ``failed(message)`` when it wrote
+    none. A failed record's worker stderr goes to stderr."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-        p for p in (package_root, os.environ.get('PYTHONPATH')) if p))
+        p for p in (str(REPO_ROOT), os.environ.get('PYTHONPATH')) if p))
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, 'result.json')
-        command = [sys.executable, '-m', module, *argv, '--worker-out', out]
+        command = [sys.executable, str(WORKER), module, *argv, '--worker-out', out]
         proc = subprocess.run(command, capture_output=True, text=True, env=env)
         result = json.loads(Path(out).read_text()) if os.path.exists(out) else None
     if result is None:
@@ -56,8 +62,8 @@ def run_worker(module: str, argv: Sequence[str], failed: Callable[[str], dict]) 
 
 
 def run_isolated(config: str, args: argparse.Namespace) -> dict:
-    """Benchmark ``config`` in a fresh ``python -m mmmim.utils.benchmark`` process."""
-    return run_worker('mmmim.utils.benchmark', [config, *worker_options(args)],
+    """Benchmark ``config`` in a fresh process (:func:`run_worker`)."""
+    return run_worker('mimbench.cli', [config, *worker_options(args)],
                       lambda message: failure(config, message))
 
 
