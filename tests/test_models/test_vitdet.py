@@ -6,9 +6,9 @@ from mmengine.registry import init_default_scope
 from test_converters.helpers import IMAGE, TINY, tiny_pretrained_model
 
 from mmmim.converters import ConversionError, MIMPretrained
+from mmmim.models.necks import SimpleFeaturePyramid
 from mmmim.models.vitdet import (
     RelPosAttention,
-    SimpleFeaturePyramid,
     ViTDetBackbone,
     ViTDetBlock,
     decomposed_rel_pos_bias,

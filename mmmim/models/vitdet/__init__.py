@@ -1,6 +1,7 @@
 """ViTDet (Li et al. 2022) for MMDetection on mmpretrain ViT keys: the plain ViT
-backbone with window / global attention and relative positions, and the simple
-feature pyramid. ``LayerNorm2d`` is mmpretrain's (registered ``'LN2d'``)."""
+backbone with window / global attention and relative positions. Its simple feature
+pyramid is a neck (:class:`mmmim.models.necks.SimpleFeaturePyramid`).
+``LayerNorm2d`` is mmpretrain's (registered ``'LN2d'``)."""
 from mmpretrain.models.utils import LayerNorm2d
 
 from .attention import (
@@ -11,8 +12,7 @@ from .attention import (
                         window_unpartition,
 )
 from .backbone import ViTDetBackbone, ViTDetBlock
-from .simple_fpn import SimpleFeaturePyramid
 
-__all__ = ['LayerNorm2d', 'RelPosAttention', 'SimpleFeaturePyramid', 'ViTDetBackbone',
-           'ViTDetBlock', 'decomposed_rel_pos_bias', 'relative_positions',
-           'window_partition', 'window_unpartition']
+__all__ = ['LayerNorm2d', 'RelPosAttention', 'ViTDetBackbone', 'ViTDetBlock',
+           'decomposed_rel_pos_bias', 'relative_positions', 'window_partition',
+           'window_unpartition']
