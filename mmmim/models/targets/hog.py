@@ -56,8 +56,8 @@ class HOGTarget(nn.Module):
       like :class:`PixelTarget`: ``forward(images) -> Tensor``, ``grid(image_hw)``;
     * multi scale (LocalMIM's multi-level decoders): ``names[i]`` is the scale of
       decoder ``i``; ``multi_scale(images) -> {name: Tensor}`` computes every scale
-      from ONE gradient pass; ``grid(image_hw, names[i])``; ``grids(image_hw)``;
-      ``dims(names[i])`` (= ``out_dims``) features per cell.
+      from ONE gradient pass; ``grid(image_hw, names[i])``; ``dims(names[i])``
+      (= ``out_dims``) features per cell.
 
     No parameters and nothing in the state dict: the Sobel pair is a fixed
     separable stencil (:func:`sobel`), and the optional bias a non-persistent buffer
