@@ -1,9 +1,10 @@
 """Swin converters: features of our encoder reproduced by timm's, mmpretrain's and
 mmdet's Swin on real photographs; patch-merging channel order; bias-table resizing;
-wrong checkpoints."""
+wrong checkpoints, for both pyramids (Swin and PVT)."""
 import pytest
 import torch
 from mmengine.registry import init_default_scope
+from test_converters.test_pvt_converters import pvt_pretrained  # noqa: F401 (a fixture)
 
 import mmmim.converters  # noqa: F401
 import mmmim.models  # noqa: F401
@@ -122,16 +123,27 @@ def test_mimpretrained__swin_window_change_resizes_tables(swin_pretrained):
     assert not report.missing and not report.shape_mismatch
 
 
-def test_swin_converter__vit_checkpoint_fails_saying_nothing_matched(pretrained):
+#: pyramid family -> (its checkpoint fixture, a target library, a tensor it must have)
+PYRAMIDS = {
+    'swin': ('swin_pretrained', 'timm', 'encoder.stages.0.downsample.reduction.weight'),
+    'pvt': ('pvt_pretrained', 'mmdet', 'encoder.layers.1.1.2.attn.attn.in_proj_weight'),
+}
+
+
+@pytest.mark.parametrize('family', PYRAMIDS)
+def test_pyramid_converter__vit_checkpoint_fails_saying_nothing_matched(family, pretrained):
+    _, target, _ = PYRAMIDS[family]
     _, path = pretrained
     with pytest.raises(ConversionError, match='no backbone tensor matched') as err:
-        convert_checkpoint(load_weights(path), 'swin', 'timm')
+        convert_checkpoint(load_weights(path), family, target)
     assert 'vit' in str(err.value)
 
 
-def test_swin_converter__missing_merging_fails_naming_it(swin_pretrained):
-    _, path = swin_pretrained
+@pytest.mark.parametrize('family', PYRAMIDS)
+def test_pyramid_converter__missing_tensor_fails_naming_it(family, request):
+    fixture, _, removed = PYRAMIDS[family]
+    _, path = request.getfixturevalue(fixture)
     state = dict(load_weights(path)['state_dict'])
-    del state['encoder.stages.0.downsample.reduction.weight']
-    with pytest.raises(ConversionError, match='stages.0.downsample.reduction.weight'):
-        convert_checkpoint({'state_dict': state}, 'swin', 'mmdet')
+    del state[removed]
+    with pytest.raises(ConversionError, match=removed.removeprefix('encoder.')):
+        convert_checkpoint({'state_dict': state}, family, 'mmdet')
