@@ -107,6 +107,22 @@ def test_report__silent_at_the_stated_processes_and_warns_at_half(config):
     assert f'differs from the batch {batch} the config states' in warning
 
 
+DOWNSTREAM = sorted([*COCO.glob('*.py'), *ADE.glob('*.py')])
+
+
+@pytest.mark.parametrize('config', DOWNSTREAM, ids=[p.name for p in DOWNSTREAM])
+def test_every_downstream_config__its_named_gpus_train_its_stated_batch(config):
+    """A name's NxbM is the built batch (N x M = N x batch x accumulation) and the
+    lr's base batch; a name without one leaves auto_scale_lr to state it."""
+    cfg = Config.fromfile(str(config))
+    batch, _ = stated_batch(cfg)
+    assert batch == cfg.auto_scale_lr.base_batch_size
+    named = named_batch(config.name)
+    if named:
+        assert named[1] == per_step(cfg) and named[0] * named[1] == batch
+    assert batch % per_step(cfg) == 0
+
+
 def test_report__vitdet_on_the_default_8_processes_warns_before_training():
     """The documented failure: 8 x 4 = 32 against ViTDet's 64 (its name states no
     batch, so the warning names auto_scale_lr.base_batch_size)."""
