@@ -2,6 +2,12 @@
 # lr = base lr 1.5e-4 x batch / 256; `auto_scale_lr` rescales it when the total
 # batch differs (tools/train.py --auto-scale-lr).
 base_batch_size = 4096
+# The guarded wrappers run this AdamW with torch's fused kernel where the device has
+# one (their fused_step=True; mmmim/engine/optimizers/fused_step.py), also after a
+# resume. `fused=True` here would not: a resumed checkpoint's groups bring back their
+# own implementation (the loop's, say) while GradScaler keeps handing the step its
+# fp16 scale, which the loop refuses; and ZeRO's local AdamW would inherit it
+# (optimizer.type=ZeroRedundancyOptimizer, docs/gpu_clusters.md).
 optim_wrapper = dict(
     type='GuardedOptimWrapper',  # skips and reports non-finite losses
     optimizer=dict(type='AdamW', lr=1.5e-4 * base_batch_size / 256, betas=(0.9, 0.95),
