@@ -5,7 +5,6 @@ per-GPU micro-batch x gradient-accumulation steps, its lr is for that total, and
 schedules are in epochs (so they follow the number of micro-batches per epoch), the
 loaders pin memory and the data preprocessor copies to the GPU without blocking."""
 import importlib.util
-import re
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -19,14 +18,14 @@ from mmengine.runner import Runner
 from test_configs import CONFIG_ROOT, PRETRAIN_CONFIGS
 
 import mmmim  # noqa: F401
+from mmmim.engine.hooks.train_setup_report_hook import named_batch
 from mmmim.engine.optimizers.guarded_optim_wrapper import GuardedAmpOptimWrapper
 from mmmim.registry import MODELS
 
-NAMED_TOTAL = re.compile(r'_(\d+)xb(\d+)-')
-NAMED = [p for p in PRETRAIN_CONFIGS if NAMED_TOTAL.search(p.name)]
+NAMED = [p for p in PRETRAIN_CONFIGS if named_batch(p.name)]
 IDS = [str(p.relative_to(CONFIG_ROOT)) for p in NAMED]
 FINETUNE = sorted((CONFIG_ROOT / 'benchmarks' / 'classification').rglob('*.py'))
-NAMED_ALL = NAMED + [p for p in FINETUNE if NAMED_TOTAL.search(p.name)]
+NAMED_ALL = NAMED + [p for p in FINETUNE if named_batch(p.name)]
 IDS_ALL = [str(p.relative_to(CONFIG_ROOT)) for p in NAMED_ALL]
 
 
@@ -41,7 +40,7 @@ def load_train_tool():
 
 def named_total(path: Path):
     """(GPUs, total batch) stated by the file name: ``8xb512`` -> (8, 4096)."""
-    gpus, per_gpu = map(int, NAMED_TOTAL.search(path.name).groups())
+    gpus, per_gpu = named_batch(path.name)
     return gpus, gpus * per_gpu
 
 
