@@ -20,8 +20,8 @@ then ``iters`` images one after another (cycling over the files) with one torch
 thread, as in a DataLoader worker: images/s of one worker process, and the
 milliseconds per image of every transform (each wrapped by a timer), with the file
 read (``mmengine.fileio.get``: ours and mmcv's loaders) and the codec (Pillow's
-``ImageFile.load``, ``cv2.imdecode``) timed wherever they are called and taken out
-of the transform that called them (:class:`StageClock`); Pillow reads
+``ImageFile.load``, ``simplejpeg.decode_jpeg``, ``cv2.imdecode``) timed wherever they
+are called and taken out of the transform that called them (:class:`StageClock`); Pillow reads
 the file while decoding for torchvision's loader (``read`` None there). With
 ``--workers N`` (N > 1) the same dataset is also timed through a
 ``torch.utils.data.DataLoader`` with N workers (aggregate images/s). Rounds
@@ -37,7 +37,7 @@ import statistics
 import sys
 import tempfile
 import time
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Callable, Dict, Iterator, List, Optional, Sequence
 
@@ -113,14 +113,22 @@ def patched(owner, attribute: str, clock: StageClock, name: str) -> Iterator[Non
 def time_io(clock: StageClock) -> Iterator[None]:
     """Time the file read and the codec wherever a pipeline calls them: stage
     :data:`READ_STAGE` for ``mmengine.fileio.get`` (mmcv's and our loaders read
-    through it) and :data:`DECODE_STAGE` for Pillow's ``ImageFile.load`` (ours and
-    torchvision's decode, scaled or not) and ``cv2.imdecode`` (mmcv's default)."""
+    through it) and :data:`DECODE_STAGE` for Pillow's ``ImageFile.load`` (torchvision's
+    decode, ours for files that are not plain JPEGs), ``simplejpeg.decode_jpeg`` (ours
+    for plain JPEGs, scaled or not, where installed) and ``cv2.imdecode`` (mmcv's
+    default)."""
     import cv2
     from mmengine import fileio
     from PIL import ImageFile
-    with patched(fileio, 'get', clock, READ_STAGE), \
-            patched(ImageFile.ImageFile, 'load', clock, DECODE_STAGE), \
-            patched(cv2, 'imdecode', clock, DECODE_STAGE):
+
+    from mmmim.datasets import fast_decode
+    with ExitStack() as stack:
+        stack.enter_context(patched(fileio, 'get', clock, READ_STAGE))
+        stack.enter_context(patched(ImageFile.ImageFile, 'load', clock, DECODE_STAGE))
+        stack.enter_context(patched(cv2, 'imdecode', clock, DECODE_STAGE))
+        if fast_decode.simplejpeg is not None:
+            stack.enter_context(patched(fast_decode.simplejpeg, 'decode_jpeg', clock,
+                                        DECODE_STAGE))
         yield
 
 
@@ -392,10 +400,11 @@ def format_report(result: dict) -> str:
                       if k.startswith('ours_over_') and v is not None)
     lines += [ratio or 'no ratio (a pipeline failed)'] + reasons
     lines.append('ms per image, exclusive: read = mmengine.fileio.get (official: Pillow '
-                 'reads while decoding, in decode); decode = Pillow ImageFile.load or '
-                 'cv2.imdecode; convert = the rest of the loading transform (header, checks, '
-                 'mode conversion, RGB->BGR); crop+resize includes the rest of a loading '
-                 'transform that crops too; other = the dataset and the timers')
+                 'reads while decoding, in decode); decode = Pillow ImageFile.load, '
+                 'simplejpeg.decode_jpeg or cv2.imdecode; convert = the rest of the '
+                 'loading transform (header, checks, mode conversion, RGB->BGR); '
+                 'crop+resize includes the rest of a loading transform that crops too; '
+                 'other = the dataset and the timers')
     return '\n'.join(lines)
 
 
