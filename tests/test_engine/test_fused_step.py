@@ -1,14 +1,22 @@
 """mmmim's optimizer wrappers run Adam / AdamW with the fused kernel where the config
-left the implementation unset, with the same updates as torch's per-parameter loop."""
+left the implementation unset, with the same updates as torch's per-parameter loop;
+every pretraining config gets it."""
+from pathlib import Path
+
 import pytest
 import torch
+from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
+from mmengine.registry import DefaultScope
 from photos import photo_tensor
 from torch import nn
 
 from mmmim.engine.optimizers import GuardedAmpOptimWrapper, GuardedOptimWrapper
 from mmmim.engine.optimizers.fused_step import fused_supported, prefer_fused_step
 
+PRETRAINING_CONFIGS = sorted(
+    str(p) for family in ('demo', 'localmim', 'mae', 'pixmim', 'simmim', 'ummae')
+    for p in (Path(__file__).resolve().parents[2] / 'configs' / family).glob('*.py'))
 needs_fused_cpu = pytest.mark.skipif(
     not fused_supported(torch.optim.AdamW([nn.Parameter(torch.zeros(1))])),
     reason='this torch has no fused Adam kernel for the CPU (torch < 2.4)')
@@ -101,4 +109,15 @@ def test_resuming_a_fused_checkpoint__the_scaler_still_hands_over_its_scale():
     _, wrapper = train('mmmim.GuardedOptimWrapper', steps=1)
     wrapper.load_state_dict(saved.state_dict())              # its groups say fused=True
     assert wrapper.optimizer.param_groups[0]['fused'] is True
+    assert wrapper.optimizer._step_supports_amp_scaling
+
+
+@needs_fused_cpu
+@pytest.mark.parametrize('config', PRETRAINING_CONFIGS, ids=lambda p: Path(p).name)
+def test_pretraining_configs__their_adamw_runs_the_fused_step(config):
+    cfg = Config.fromfile(config)
+    with DefaultScope.overwrite_default_scope('mmmim'):
+        wrapper = build_optim_wrapper(tiny_net(), cfg.optim_wrapper)
+    assert type(wrapper.optimizer) is torch.optim.AdamW
+    assert all(group['fused'] for group in wrapper.optimizer.param_groups)
     assert wrapper.optimizer._step_supports_amp_scaling
