@@ -100,3 +100,111 @@ def test_pvt_mask_rcnn_1x__warms_up_500_iterations_as_the_official_pvt():
     assert (warmup.type, warmup.end, warmup.start_factor, warmup.by_epoch) == (
         'LinearLR', 500, 0.001, False)
     assert steps.milestones == [8, 11] and steps.end == cfg.train_cfg.max_epochs == 12
+
+
+# ------------------------------------------------------------ tools/test.py --tta
+
+ADE_MAE = ROOT / 'configs/benchmarks/mmsegmentation/ade20k/' \
+    'vit-base-p16-mae_upernet_8xb2-ld0.65-160k_ade20k-512x512.py'
+
+
+@pytest.fixture(scope='module')
+def test_tool(tmp_path_factory):
+    """tools/test.py's globals (it imports tools/train.py as ``train``)."""
+    import runpy
+    import sys
+    sys.path.insert(0, str(ROOT / 'tools'))
+    try:
+        yield runpy.run_path(str(ROOT / 'tools/test.py'), run_name='mmmim_test_tool')
+    finally:
+        sys.path.remove(str(ROOT / 'tools'))
+
+
+ADE_SWIN = ROOT / 'configs/benchmarks/mmsegmentation/ade20k/' \
+    'swin-tiny-patch4-window7_upernet_8xb2-160k_ade20k-512x512.py'
+RATIOS = [0.5, 0.75, 1.0, 1.25, 1.5, 1.75]
+
+
+def test_ade20k_tta_pipeline__six_ratios_of_the_test_scale_each_with_and_without_flip():
+    """The ADE base (mmseg 0.x's MultiScaleFlipAug over (2048, 512)), as Swin gets it."""
+    cfg = Config.fromfile(str(ADE_SWIN))
+    load, tta = cfg.tta_pipeline
+    assert load.type == 'LoadImageFromFile' and tta.type == 'TestTimeAug'
+    resizes, flips, annotations, pack = tta.transforms
+    test_resize = next(s for s in cfg.test_dataloader.dataset.pipeline if s.type == 'Resize')
+    assert [r.scale for r in resizes] == [
+        (int(test_resize.scale[0] * r), int(test_resize.scale[1] * r)) for r in RATIOS]
+    assert all(r.keep_ratio for r in resizes)
+    assert [(f.type, f.prob) for f in flips] == [('RandomFlip', 0.0), ('RandomFlip', 1.0)]
+    assert annotations[0].reduce_zero_label and pack[0].type == 'PackSegInputs'
+    assert cfg.tta_model.type == 'SegTTAModel'
+
+
+@pytest.mark.parametrize('config', UPERNET_VIT, ids=lambda p: p.stem.split('_')[0])
+def test_vit_upernet_tta__short_side_at_least_the_512_window_as_mmseg_0x_mae_ms(config):
+    """mmseg's MAE cannot resize its position table: every scale keeps the short side
+    >= 512 (0.x's ``min_size=512``), so slide windows are whole 512 x 512 crops."""
+    cfg = Config.fromfile(str(config))
+    resizes, flips = cfg.tta_pipeline[1].transforms[:2]
+    assert [min(r.scale) for r in resizes] == [max(512, int(512 * r)) for r in RATIOS]
+    assert all(max(r.scale) >= 2048 * 8 and r.keep_ratio for r in resizes)
+    assert [f.prob for f in flips] == [0.0, 1.0]
+    assert cfg.model.test_cfg.crop_size == (512, 512)
+
+
+def test_tta__segmentor_runs_as_seg_tta_model_on_the_tta_pipeline(test_tool, tmp_path):
+    """A tiny ViT UperNet checkpoint tested with ``--tta`` on a tiny ADE image: the
+    model is mmseg's SegTTAModel around the segmentor, every image merges 12
+    predictions (6 scales x 2 flips, slide windows), and mIoU comes out."""
+    from unittest import mock
+
+    from harness import scale_sizes
+    from mmseg.models import SegTTAModel
+    from tiny_seg import SIZE_FACTOR, tiny_ade_cfg
+
+    from mimbench.tiny_data.ade import write_tiny_ade
+    data = tmp_path / 'ade'
+    write_tiny_ade(data)
+    cfg = tiny_ade_cfg(ADE_MAE, tmp_path / 'unused.pth', data, tmp_path / 'work')
+    scale_sizes(cfg.tta_pipeline, SIZE_FACTOR)
+    cfg.test_dataloader.dataset.indices = 1                # one validation image
+    cfg.test_dataloader.num_workers = 0
+    cfg.test_dataloader.persistent_workers = False
+    from mmengine.registry import DefaultScope
+    from mmseg.registry import MODELS
+    with DefaultScope.overwrite_default_scope('mmseg'):
+        segmentor = MODELS.build(dict(cfg.model.to_dict(), init_cfg=None))
+    checkpoint = tmp_path / 'segmentor.pth'
+    torch.save(dict(state_dict=segmentor.state_dict(), meta={}), checkpoint)
+    cfg.dump(str(tmp_path / 'cfg.py'))
+    merged = []
+    original = SegTTAModel.merge_preds
+
+    def counting(self, data_samples_list):
+        merged.extend(len(samples) for samples in data_samples_list)
+        return original(self, data_samples_list)
+
+    with mock.patch.object(SegTTAModel, 'merge_preds', counting):
+        metrics = test_tool['main']([str(tmp_path / 'cfg.py'), str(checkpoint), '--tta',
+                                     '--work-dir', str(tmp_path / 'work')])
+    assert merged == [12]
+    assert 0 <= metrics['mIoU'] <= 100
+
+
+def test_tta__config_without_tta_pipeline_stops_naming_it(test_tool):
+    cfg = Config(dict(default_scope='mmdet', model=dict(type='MaskRCNN'),
+                      test_dataloader=dict(dataset=dict(pipeline=[]))))
+    with pytest.raises(SystemExit, match='configs/x_coco.py has no tta_pipeline'):
+        test_tool['use_tta'](cfg, 'configs/x_coco.py')
+
+
+def test_tta__classifier_default_is_flip_and_average_scores(test_tool):
+    cfg = Config.fromfile(str(CLS / 'vit-base-p16_8xb128-ft-ld0.65-coslr-100e_in1k.py'))
+    test_pipeline = cfg.test_dataloader.dataset.pipeline
+    test_tool['use_tta'](cfg, 'vit.py')
+    assert cfg.model.type == 'mmpretrain.AverageClsScoreTTA'
+    assert cfg.model.module.type == 'ImageClassifier'
+    tta = cfg.test_dataloader.dataset.pipeline
+    assert tta[:-1] == test_pipeline[:-1] and tta[-1].type == 'TestTimeAug'
+    assert [f.prob for f in tta[-1].transforms[0]] == [1.0, 0.0]
+    assert tta[-1].transforms[1] == [test_pipeline[-1]]

@@ -30,3 +30,18 @@ model = dict(
 
 optim_wrapper = dict(
     optimizer=dict(lr=1e-4, weight_decay=0.05), paramwise_cfg=dict(layer_decay_rate=0.65))
+
+# Multi-scale + flip test (tools/test.py --tta): mmseg 0.x's MAE "ms" test behind the
+# 48.7: ratios 0.5-1.75 of the short side 512, raised to at least 512 (its Resize
+# min_size=512: mmseg's MAE adds a fixed 32 x 32 position table, so every slide window
+# must be a full 512 x 512 crop), long side then uncapped as there; with / without flip.
+tta_pipeline = [
+    dict(type='LoadImageFromFile', backend_args=None),
+    dict(type='TestTimeAug', transforms=[
+        [dict(type='Resize', scale=(1 << 16, max(512, int(512 * r))), keep_ratio=True)
+         for r in (0.5, 0.75, 1.0, 1.25, 1.5, 1.75)],
+        [dict(type='RandomFlip', prob=0., direction='horizontal'),
+         dict(type='RandomFlip', prob=1., direction='horizontal')],
+        [dict(type='LoadAnnotations', reduce_zero_label=True)],
+        [dict(type='PackSegInputs')]]),
+]
