@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mmmim.datasets.tiny_ade import (
+from mimbench.tiny_data.ade import (
     SPLITS,
     TINY_ADE_CLASSES,
     TINY_ADE_METAINFO,

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mmmim.datasets import STUFF_THING_CLASSES, TINY_COCO_METAINFO, write_tiny_coco
+from mimbench.tiny_data.coco import STUFF_THING_CLASSES, TINY_COCO_METAINFO, write_tiny_coco
 
 ROOT = Path(__file__).resolve().parents[2]
 

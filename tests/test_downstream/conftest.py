@@ -9,9 +9,9 @@ from harness import tiny_classifier_checkpoint, tiny_pretraining_checkpoint
 
 @pytest.fixture(scope='session')
 def tiny_coco(tmp_path_factory) -> Path:
-    """Root of the tiny COCO dataset (mmmim.datasets.tiny_coco), with a trailing
+    """Root of the tiny COCO dataset (mimbench.tiny_data.coco), with a trailing
     ``/`` as mmdet's data_root strings have."""
-    from mmmim.datasets import write_tiny_coco
+    from mimbench.tiny_data.coco import write_tiny_coco
     root = tmp_path_factory.mktemp('tiny_coco')
     write_tiny_coco(root)
     return root

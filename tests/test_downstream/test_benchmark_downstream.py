@@ -1,8 +1,9 @@
 """tools/analysis_tools/benchmark_downstream.py: times training iterations of a
 downstream config on batches its own dataloader makes from the tiny data."""
 from harness import ROOT
-from mimbench.downstream import benchmark_downstream, describe
 from tiny_detection import tiny_coco_cfg
+
+from mimbench.downstream import benchmark_downstream, describe
 
 SWIN_T_1X = ROOT / 'configs/benchmarks/mmdetection/coco/mask-rcnn_swin-t-p4-w7_fpn_1x_coco.py'
 

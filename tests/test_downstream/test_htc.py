@@ -212,7 +212,7 @@ def test_instaboost_step__moves_every_images_instances(tiny_coco):
     init_default_scope('mmdet')
     instaboost = load(next(c for c in HTC if 'instaboost' in c.name)).instaboost
     step = TRANSFORMS.build(dict(instaboost, aug_ratio=1.0, color_prob=0.0))
-    from mmmim.datasets import TINY_COCO_METAINFO
+    from mimbench.tiny_data.coco import TINY_COCO_METAINFO
     dataset = DATASETS.build(dict(
         type='CocoDataset', data_root=f'{tiny_coco}/', metainfo=TINY_COCO_METAINFO,
         ann_file='annotations/instances_train2017.json', data_prefix=dict(img='train2017/'),

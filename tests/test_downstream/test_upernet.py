@@ -35,7 +35,7 @@ FAMILY = {
 
 @pytest.fixture(scope='session')
 def tiny_ade(tmp_path_factory):
-    from mmmim.datasets.tiny_ade import write_tiny_ade
+    from mimbench.tiny_data.ade import write_tiny_ade
     root = tmp_path_factory.mktemp('tiny_ade')
     write_tiny_ade(root)
     return root

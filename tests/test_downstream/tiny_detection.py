@@ -106,7 +106,7 @@ def tiny_coco_cfg(config: Path, checkpoint: Path, data: Path, work_dir: Path,
                   model_override: Callable[[dict], None] = tiny_detector, **kw) -> Config:
     """An mmdet config made tiny (``model_override``) on the tiny COCO data at ``data``
     (``harness.tiny_downstream_cfg``; ``kw`` goes there)."""
-    from mmmim.datasets import TINY_COCO_METAINFO
+    from mimbench.tiny_data.coco import TINY_COCO_METAINFO
     return tiny_downstream_cfg(
         config, checkpoint, work_dir, model_override,
         dataset=dict(data_root=f'{data}/', metainfo=TINY_COCO_METAINFO),

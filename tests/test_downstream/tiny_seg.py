@@ -14,7 +14,7 @@ from harness import TINY_ARCHS, tiny_downstream_cfg
 from mmengine.config import Config
 from tiny_detection import tiny_pvt, tiny_swin
 
-from mmmim.datasets.tiny_ade import TINY_ADE_CLASSES, TINY_ADE_METAINFO
+from mimbench.tiny_data.ade import TINY_ADE_CLASSES, TINY_ADE_METAINFO
 
 SIZE_FACTOR = 1 / 8
 CROP = 64

@@ -11,6 +11,9 @@ from pathlib import Path
 
 import pytest
 import torch
+from mmengine.config import Config
+from mmengine.optim import AmpOptimWrapper, OptimWrapper
+
 from mimbench import (
     benchmark_config,
     parse_args,
@@ -19,9 +22,6 @@ from mimbench import (
     precision_counterpart,
 )
 from mimbench.config import input_size
-from mmengine.config import Config
-from mmengine.optim import AmpOptimWrapper, OptimWrapper
-
 from mmmim.config_loading import config_scope, load_config
 
 ROOT = Path(__file__).parents[2]
@@ -255,9 +255,10 @@ def test_benchmark__flop_figures_recorded_and_consistent(cli_run):
 def test_count_step_flops__linear_model_counts_forward_and_weight_gradient():
     """Forward 2*B*in*out; backward the same again for the weight gradient (the
     input needs none)."""
-    from mimbench import count_step_flops
     from mmengine.model import BaseModel
     from mmengine.optim import OptimWrapper
+
+    from mimbench import count_step_flops
 
     class OneLinear(BaseModel):
         def __init__(self):
@@ -278,6 +279,7 @@ def test_count_flops__fused_cpu_attention_counts_as_the_explicit_product():
     counts it as the two products and their gradients, the same FLOPs as the
     explicit ``softmax(q k^T) v`` (which it does count as four matmuls)."""
     import torch.nn.functional as F
+
     from mimbench import count_flops
     from mimbench.measure import attention_flops
 

@@ -10,12 +10,13 @@ import time
 from pathlib import Path
 
 import pytest
+from PIL import Image
+
 from mimbench import benchmark_config
 from mimbench import data as benchmark_data
 from mimbench import dataloader as bench
 from mimbench.imagenet_like import image_sizes
 from mimbench.imagenet_like import main as make_imagenet_like
-from PIL import Image
 
 ROOT = Path(__file__).parents[2]
 DEMO = ROOT / 'configs' / 'demo' / 'mae_vit-tiny_demo.py'

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 import torch
+from torch import nn
+
 from mimbench.official import (
     OFFICIAL_MODELS,
     UMMAE,
@@ -25,7 +27,6 @@ from mimbench.official import (
     weight_decay_groups,
 )
 from mimbench.official_shims import Shims
-from torch import nn
 
 # slow: left out of `make test-fast` (make test runs everything)
 pytestmark = pytest.mark.slow

@@ -18,6 +18,7 @@ sys.path.insert(0, str(ROOT / 'tools'))
 from gpucheck import downstream, host, ops_build, report, steps, wheels  # noqa: E402
 from gpucheck.context import Context, Proc, probe, run  # noqa: E402
 from gpucheck.probes import probe_downstream_config  # noqa: E402
+
 from mimbench.downstream import innermost_dataset  # noqa: E402
 
 # slow: left out of `make test-fast` (make test runs everything)

@@ -4,18 +4,21 @@
 
 Each dataset goes to ``OUT/<name>``; without a dataset flag all are written. ``coco``:
 a COCO-format instance dataset (classes ``coin``, ``galaxy``) with COCO-stuff-style
-semantic maps (see ``mmmim/datasets/tiny_coco.py``). Point a downstream config at it
+semantic maps (see ``tools/mimbench/tiny_data/coco.py``). Point a downstream config at it
 with ``--cfg-options`` ``data_root=OUT/coco/`` and the tiny metainfo (docs/downstream.md).
 ``ade``: an ADE20K-layout semantic dataset (``images|annotations/{training,validation}``,
 label 0 = other, classes ``coin``, ``dark``, ``light``, ``warm``, ``blue``; see
-``mmmim/datasets/tiny_ade.py`` and docs/downstream_seg.md).
+``tools/mimbench/tiny_data/ade.py`` and docs/downstream_seg.md).
 """
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 from typing import List, Optional
 
-from mmmim.datasets.tiny_downstream import TINY_DATASETS, write_tiny_downstream
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tools/: the bench, mimbench
+from mimbench.tiny_data import TINY_DATASETS, write_tiny_downstream  # noqa: E402
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:

@@ -120,6 +120,7 @@ def probe_ceiling(args: argparse.Namespace) -> dict:
     """The GPU's bf16 matmul ceiling (:func:`mimbench.matmul_ceiling` at
     a side that fills the chip)."""
     import torch
+
     from mimbench.measure import ceiling_size, matmul_ceiling
     flops = matmul_ceiling('cuda', torch.bfloat16, repeats=10)
     return dict(bf16_flops_per_s=flops, side=ceiling_size('cuda'))
@@ -164,9 +165,9 @@ def probe_step_profile(args: argparse.Namespace) -> dict:
     attention kernels and ops it runs (torch.profiler), after two warm-up steps
     (checklist step 3)."""
     import torch
+
     from mimbench import build_benchmark_optim_wrapper, pack_batch, photo_batch
     from mimbench.config import input_size
-
     from mmmim.config_loading import build_model_from_cfg, config_scope, load_config
     cfg = load_config(args.configs[0])
     with config_scope(cfg):
@@ -272,8 +273,9 @@ def probe_downstream_config(args: argparse.Namespace) -> dict:
     """Write ``--write``: ``--configs[0]`` on the tiny data of ``--data`` (its dataset
     type's, :data:`mimbench.downstream.TINY_DATA_FOR`), 2 iterations
     then one validation pass, random weights, no checkpoint."""
-    from mimbench.downstream import TINY_DATA_FOR, innermost_dataset
     from mmengine.config import Config
+
+    from mimbench.downstream import TINY_DATA_FOR, innermost_dataset
     cfg = Config.fromfile(args.configs[0])
     cfg.model.init_cfg = None
     for split in ('train', 'val', 'test'):

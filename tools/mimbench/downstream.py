@@ -3,7 +3,7 @@
 The config's real model (mmdet detector, mmseg segmentor) and optimizer wrapper
 (fp32), trained with ``model.train_step`` on batches that the config's own train
 dataloader (dataset class, pipeline, sampler, collate) makes from the tiny
-scikit-image datasets of :mod:`mmmim.datasets.tiny_downstream`, written to a
+scikit-image datasets of :mod:`mimbench.tiny_data`, written to a
 temporary folder: the pipeline resizes / crops those photographs to the config's
 full input size (e.g. 1333 x 800 for COCO Mask R-CNN, 512 x 512 crops for ADE20K).
 The backbone keeps its random initialization (timing does not need the weights).
@@ -41,7 +41,7 @@ from .isolate import run_worker
 
 
 def _coco_dataset(root: Path) -> dict:
-    from mmmim.datasets.tiny_coco import TINY_COCO_METAINFO
+    from .tiny_data.coco import TINY_COCO_METAINFO
     return dict(data_root=f'{root}/', metainfo=TINY_COCO_METAINFO)
 
 
@@ -72,7 +72,7 @@ def tiny_data_batches(cfg: Config, batch_size: int, num_batches: int, folder: Pa
     dataset, written under ``folder``. Build inside the config's scope."""
     from mmengine.runner import Runner
 
-    from mmmim.datasets.tiny_downstream import TINY_DATASETS
+    from .tiny_data import TINY_DATASETS
     loader = copy.deepcopy(cfg.train_dataloader)
     loader = loader.to_dict() if hasattr(loader, 'to_dict') else dict(loader)
     dataset = innermost_dataset(loader['dataset'])

@@ -1,4 +1,5 @@
-"""Tiny downstream datasets made from scikit-image's photographs, by name.
+"""Tiny downstream datasets made from scikit-image's photographs, by name: the bench's
+and the downstream tests' data (:mod:`.coco`, :mod:`.ade`).
 
 ``TINY_DATASETS`` maps a name to a writer ``write(out_dir) -> counts``;
 ``tools/dataset_converters/make_tiny_downstream_data.py OUT`` writes each one under
@@ -7,8 +8,8 @@
 from pathlib import Path
 from typing import Callable, Dict, Iterable, Optional
 
-from .tiny_ade import write_tiny_ade
-from .tiny_coco import write_tiny_coco
+from .ade import write_tiny_ade
+from .coco import write_tiny_coco
 
 TINY_DATASETS: Dict[str, Callable[..., Dict[str, int]]] = {'coco': write_tiny_coco,
                                                            'ade': write_tiny_ade}
