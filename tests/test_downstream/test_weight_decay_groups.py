@@ -143,9 +143,20 @@ def test_pvt_detection_configs__decay_every_parameter_as_the_official_pvt(config
     assert set(wd.values()) == {1e-4}
 
 
-def test_vit_and_pvt_segmentation__keep_the_default_exemptions():
-    """MAE / LocalMIM / PVT-S UperNet keep the pretraining rule (their references
-    mean to exempt pos_embed / cls_token but compare prefixed names; docs state it)."""
+def test_pvt_segmentation__exempts_only_1d_parameters_as_ummae_seg():
+    """UM-MAE's SEG constructor: 1-D (and ``.bias``) parameters only; the position
+    embeddings decayed."""
+    model, cfg = built(SEG / 'pvt-small_upernet_8xb2-160k_ade20k-512x512.py',
+                       tiny_segmentor, 'mmseg')
+    wd = weight_decay_of(model, cfg.optim_wrapper)
+    assert exempt(wd) == {n for n, p in model.named_parameters() if p.ndim <= 1}
+    positions = [n for n in wd if 'pos_embed' in n]
+    assert positions and all(wd[n] == 0.05 for n in positions)
+
+
+def test_mae_vit_segmentation__keeps_the_default_exemptions():
+    """MAE / LocalMIM UperNet keep the pretraining rule (their references mean to
+    exempt pos_embed / cls_token but compare prefixed names; docs state it)."""
     model, cfg = built(SEG / 'vit-base-p16-mae_upernet_8xb2-ld0.65-160k_ade20k-512x512.py',
                        tiny_segmentor, 'mmseg')
     wd = weight_decay_of(model, cfg.optim_wrapper)

@@ -36,4 +36,8 @@ model = dict(
     test_cfg=dict(mode='slide', crop_size=(512, 512), stride=(341, 341)))
 
 optim_wrapper = dict(
-    optimizer=dict(lr=1e-4, weight_decay=0.05), paramwise_cfg=dict(layer_decay_rate=1.0))
+    optimizer=dict(lr=1e-4, weight_decay=0.05),
+    # weight decay as UM-MAE's SEG constructor: 0 for 1-D parameters only (norms,
+    # biases); position embeddings and relative position terms decayed
+    paramwise_cfg=dict(layer_decay_rate=1.0, no_decay_1d=True, no_decay_names=(),
+                       no_decay_norms=None))
