@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from default_scope import default_scope_as_found  # noqa: F401 (autouse)
 from harness import ROOT
 from mmengine.config import Config
 from PIL import Image

@@ -19,6 +19,7 @@ from typing import Callable, Dict, Set
 
 import pytest
 import torch
+from default_scope import default_scope_as_found  # noqa: F401 (autouse)
 from harness import ROOT
 from mmengine.config import Config, ConfigDict
 from mmengine.optim import DefaultOptimWrapperConstructor, build_optim_wrapper
@@ -29,16 +30,6 @@ from tiny_seg import tiny_segmentor
 DET = ROOT / 'configs/benchmarks/mmdetection/coco'
 SEG = ROOT / 'configs/benchmarks/mmsegmentation/ade20k'
 SWIN_KEYS = ('absolute_pos_embed', 'relative_position_bias_table', 'norm')
-
-
-@pytest.fixture(autouse=True)
-def default_scope_as_found():
-    """The tests build under mmdet / mmseg; later tests find the scope they left."""
-    from mmengine.registry import DefaultScope
-    before = dict(DefaultScope._instance_dict)
-    yield
-    DefaultScope._instance_dict.clear()
-    DefaultScope._instance_dict.update(before)
 
 
 def tiny_htc(model: dict) -> None:
