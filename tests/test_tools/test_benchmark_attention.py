@@ -1,4 +1,4 @@
-"""tools/analysis_tools/benchmark_attention.py: its kernel table and what it counts."""
+"""tools/experiments/benchmark_attention.py: its kernel table and what it counts."""
 import importlib.util
 from pathlib import Path
 
@@ -7,7 +7,7 @@ import torch.nn.functional as F
 
 from mmmim.models.fast_blocks import explicit_attention
 
-TOOL = Path(__file__).parents[2] / 'tools' / 'analysis_tools' / 'benchmark_attention.py'
+TOOL = Path(__file__).parents[2] / 'tools' / 'experiments' / 'benchmark_attention.py'
 
 
 def load_tool():

@@ -1,4 +1,4 @@
-"""tools/analysis_tools/digits_signal.py: every method pretrains its own encoder on the
+"""tools/experiments/digits_signal.py: every method pretrains its own encoder on the
 digits and is probed along a CPU-time clock; the report finds where one curve reaches
 another's final accuracy. Tiny: 2 steps on a 300-image subset."""
 import importlib.util
@@ -14,7 +14,7 @@ ROOT = Path(__file__).parents[2]
 @pytest.fixture(scope='module')
 def tool():
     spec = importlib.util.spec_from_file_location(
-        'digits_signal', ROOT / 'tools/analysis_tools/digits_signal.py')
+        'digits_signal', ROOT / 'tools/experiments/digits_signal.py')
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

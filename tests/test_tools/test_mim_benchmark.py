@@ -43,8 +43,8 @@ custom_hooks = []
 
 
 def digits_tool():
-    path = ROOT / 'tools/analysis_tools/digits_signal.py'
-    spec = importlib.util.spec_from_file_location('digits_signal', path)
+    path = ROOT / 'tools/dataset_converters/make_digits_folder.py'
+    spec = importlib.util.spec_from_file_location('make_digits_folder', path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

@@ -2,9 +2,9 @@
 
     # MAE / PixMIM / LocalMIM on one tiny ViT, UM-MAE / SimMIM on one tiny Swin,
     # each pretrained for the same CPU time, two seeds, probed along the way:
-    python tools/analysis_tools/digits_signal.py --methods mae pixmim localmim ummae simmim \\
+    python tools/experiments/digits_signal.py --methods mae pixmim localmim ummae simmim \\
         --seeds 0 1 --cpu-budget 240 --evals 6 --json results.json
-    python tools/analysis_tools/digits_signal.py --report results.json [more.json ...]
+    python tools/experiments/digits_signal.py --report results.json [more.json ...]
 
 1. scikit-learn's handwritten digits (1,797 8x8 grey images, 10 classes) are
    upsampled to 32 px RGB and written as an ImageNet-style folder

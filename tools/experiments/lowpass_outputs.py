@@ -1,7 +1,7 @@
 """PixMIM's low-pass target with the magnitude (the paper's) vs the real part of the
 inverse FFT, on scikit-image's photographs: measured gap and an optional figure.
 
-    python tools/analysis_tools/lowpass_outputs.py [--size 224] [--figure docs/lowpass.png]
+    python tools/experiments/lowpass_outputs.py [--size 224] [--figure docs/lowpass.png]
 
 For each photograph (ImageNet statistics, radius 40 at 224 px, per-patch normalized
 16-px targets as PixMIM-on-MAE) it prints the share of pixels where the low-pass

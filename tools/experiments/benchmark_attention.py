@@ -1,6 +1,6 @@
 """Fused vs explicit attention at the pretraining models' shapes, fp32 and bf16 autocast.
 
-    python tools/analysis_tools/benchmark_attention.py [--runs N] [--threads T] [--swin]
+    python tools/experiments/benchmark_attention.py [--runs N] [--threads T] [--swin]
 
 For each shape (batch, heads, queries, keys, head dim of one attention call in our
 configs at their benchmark batch) it times forward + backward of the q/k/v
