@@ -31,7 +31,9 @@ setup(
     long_description=open(osp.join(osp.dirname(__file__), 'README.md')).read()
     if osp.exists(osp.join(osp.dirname(__file__), 'README.md')) else '',
     long_description_content_type='text/markdown',
-    packages=find_packages(exclude=('tests', 'tests.*', 'configs', 'tools')),
+    # the library only: the bench (tools/mimbench), the tools and the tests stay in the
+    # checkout and are not installed
+    packages=find_packages(include=('mmmim', 'mmmim.*')),
     python_requires='>=3.9',
     install_requires=read_requirements('runtime.txt'),
     extras_require={'tests': read_requirements('tests.txt'),
