@@ -6,16 +6,16 @@ import importlib
 import os.path as osp
 from contextlib import contextmanager
 from types import SimpleNamespace
-from typing import Iterator, Optional, Sequence
+from typing import Iterator, List, Optional, Sequence
 
 from mmengine.config import Config, ConfigDict, DictAction
-from mmengine.registry import MODELS, DefaultScope
+from mmengine.registry import MODELS, DefaultScope, Registry
 from torch import nn
 
 from mmmim.mmcv_ops import is_missing_ops, missing_ops_message
 
 __all__ = ['ConfigLoadError', 'load_config', 'parse_cfg_options', 'config_scope',
-           'model_config', 'build_model_from_cfg', 'import_mmmim_modules']
+           'model_config', 'build_model_from_cfg', 'import_mmmim_modules', 'registry_chain']
 
 MMMIM_MODULES = ('mmmim.models', 'mmmim.engine', 'mmmim.datasets')
 
@@ -65,6 +65,16 @@ def import_mmmim_modules() -> None:
     import mmmim.registry  # noqa: F401  (child registries of mmpretrain's)
     for name in MMMIM_MODULES:
         importlib.import_module(name)
+
+
+def registry_chain(registry: Registry) -> List[Registry]:
+    """``registry``, its parent, ... up to mmengine's root: where a config's ``type``
+    is looked up (e.g. for the registered names near an unknown type)."""
+    chain = []
+    while registry is not None:
+        chain.append(registry)
+        registry = registry.parent
+    return chain
 
 
 @contextmanager

@@ -421,13 +421,9 @@ def type_paths(node, name: str, path: str = '') -> Iterator[str]:
 
 def registered_names(registry_name: str) -> List[str]:
     """Names in mmmim's registry called ``registry_name`` and in its parents."""
-    names: List[str] = []
-    for obj in vars(mmmim_registry).values():
-        reg = obj if isinstance(obj, Registry) and obj.name == registry_name else None
-        while reg is not None:
-            names += list(reg.module_dict)
-            reg = reg.parent
-    return names
+    return [name for obj in vars(mmmim_registry).values()
+            if isinstance(obj, Registry) and obj.name == registry_name
+            for reg in config_loading.registry_chain(obj) for name in reg.module_dict]
 
 
 def unknown_type(error: KeyError) -> Optional[Tuple[str, str]]:

@@ -9,6 +9,7 @@ from mmengine.optim import AmpOptimWrapper, OptimWrapper, build_optim_wrapper
 from mmengine.registry import OPTIM_WRAPPERS
 from torch import nn
 
+from mmmim.config_loading import registry_chain
 from mmmim.engine.optimizers import resolve_amp_dtype
 
 AMP_ONLY_KEYS = ('loss_scale', 'dtype', 'use_fsdp')
@@ -22,12 +23,9 @@ def amp_dtype(device: str) -> torch.dtype:
 
 def registered_wrappers() -> List[type]:
     """Optimizer wrapper classes of the current scope's registry and its parents."""
-    classes = []
     with OPTIM_WRAPPERS.switch_scope_and_registry(None) as registry:
-        while registry is not None:
-            classes += [c for c in registry.module_dict.values() if isinstance(c, type)]
-            registry = registry.parent
-    return classes
+        return [c for reg in registry_chain(registry) for c in reg.module_dict.values()
+                if isinstance(c, type)]
 
 
 def optim_wrapper_class(type_) -> type:
