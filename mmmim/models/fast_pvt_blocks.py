@@ -1,7 +1,7 @@
 """The fast forwards of mmdet's PVT blocks (:mod:`.fast_blocks` describes them):
 apart because mmdet's PVT imports mmcv's compiled ops, which ViT and Swin pretraining
 do without (``from mmmim.models.fast_blocks import LinearMixFFN`` still works)."""
-from typing import Type
+from typing import Optional, Type
 
 import torch
 from mmdet.models.backbones.pvt import MixFFN, SpatialReductionAttention
@@ -21,23 +21,29 @@ class SDPASpatialReductionAttention(SpatialReductionAttention):
     ``attn.in_proj_weight`` / ``attn.in_proj_bias``, ``attn.out_proj``, ``sr``,
     ``norm``)."""
 
-    def reduced_keys(self, x: torch.Tensor, hw_shape) -> torch.Tensor:
+    def reduced_keys(self, x: torch.Tensor, hw_shape,
+                     pool: Optional[int] = None) -> torch.Tensor:
         """tokens ``[B, L, C]`` -> the key/value tokens ``[B, L', C]`` (spatially
         reduced by ``sr`` and normed when ``sr_ratio > 1``). ``sr`` gets the tokens
-        themselves when it has ``reduce_tokens(x, hw_shape)`` (mmmim's pooled
-        reduction), else as a channels-last map (:func:`conv_on_tokens`)."""
+        themselves when it has ``reduce_tokens(x, hw_shape, pool)`` (mmmim's pooled
+        reduction; ``pool`` None: its own), else as a channels-last map
+        (:func:`conv_on_tokens`), which takes no ``pool``."""
         if self.sr_ratio == 1:
             return x
         if hasattr(self.sr, 'reduce_tokens'):
-            return self.norm(self.sr.reduce_tokens(x, tuple(hw_shape)))
+            return self.norm(self.sr.reduce_tokens(x, tuple(hw_shape), pool))
+        if pool is not None:
+            raise ValueError(f'a {type(self.sr).__name__} reduction takes no pool')
         return self.norm(conv_on_tokens(self.sr, x, hw_shape))
 
-    def forward(self, x: torch.Tensor, hw_shape, identity=None) -> torch.Tensor:
-        """x ``[B, L, C]`` (batch first) -> ``identity + attention(x)`` ``[B, L, C]``."""
+    def forward(self, x: torch.Tensor, hw_shape, identity=None,
+                pool: Optional[int] = None) -> torch.Tensor:
+        """x ``[B, L, C]`` (batch first) -> ``identity + attention(x)`` ``[B, L, C]``;
+        ``pool``: the reduction's pooling in this call (:meth:`reduced_keys`)."""
         mha = self.attn
         b, length, c = x.shape
         heads = mha.num_heads
-        kv_in = self.reduced_keys(x, hw_shape)
+        kv_in = self.reduced_keys(x, hw_shape, pool)
         weight, bias = mha.in_proj_weight, mha.in_proj_bias
         q, = split_heads(packed_linear(x, weight, bias, slice(None, c)), heads, 1)
         k, v = split_heads(packed_linear(kv_in, weight, bias, slice(c, None)), heads, 2)

@@ -186,9 +186,9 @@ def test_masked_pvt__compact_positions_are_the_visible_units_full_grid_positions
     sr = pvt.layers[0][1][1].attn.sr
     reduce_tokens = sr.reduce_tokens
 
-    def recording(x, hw_shape):                                     # [B, H * W / pool^2, C]
-        out = reduce_tokens(x, hw_shape)
-        seen.update(kv=[h // sr.pool for h in hw_shape], kv_tokens=out.shape[1])
+    def recording(x, hw_shape, pool=None):                          # [B, H * W / pool^2, C]
+        out = reduce_tokens(x, hw_shape, pool)
+        seen.update(kv=[h // (pool or sr.pool) for h in hw_shape], kv_tokens=out.shape[1])
         return out
 
     sr.reduce_tokens = recording
@@ -198,6 +198,23 @@ def test_masked_pvt__compact_positions_are_the_visible_units_full_grid_positions
     expected = reference_compaction(full.transpose(1, 2).reshape(4, -1, *hw), masks)
     assert torch.allclose(seen['x'], expected.flatten(2).transpose(1, 2), atol=1e-5)
     assert tuple(seen['kv']) == (4, 4) and seen['kv_tokens'] == 16
+
+
+def test_masked_pvt__compact_pooling_is_per_call_and_leaves_the_modules_unchanged():
+    """The compact forward halves each reduction's pooling for its own call only: the
+    modules keep their full-grid ratios throughout, so a plain forward after it
+    equals one before it."""
+    pvt = tiny_pvt()
+    images = photo_tensor(128)
+    reductions = [m for m in pvt.modules() if hasattr(m, 'reduce_tokens')]
+    ratios = [m.pool for m in reductions]
+    plain = pvt(images)
+    seen = []
+    pvt.layers[0][1][1].register_forward_pre_hook(
+        lambda m, a: seen.append([r.pool for r in reductions]))
+    pvt(images, uniform_masks(images))
+    assert seen == [ratios] and ratios == [8, 4, 2, 2]   # stage 3 has two blocks
+    assert all(torch.equal(a, b) for a, b in zip(plain, pvt(images)))
 
 
 def test_compact_encoder__rejects_non_uniform_masks():

@@ -1,9 +1,15 @@
 """PVT (v1) encoder for masked pretraining, with mmdet's PyramidVisionTransformer keys."""
+from functools import partial
 from typing import Dict, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
-from mmdet.models.backbones.pvt import MixFFN, PyramidVisionTransformer, SpatialReductionAttention
+from mmdet.models.backbones.pvt import (
+    MixFFN,
+    PVTEncoderLayer,
+    PyramidVisionTransformer,
+    SpatialReductionAttention,
+)
 from mmdet.models.layers import nlc_to_nchw
 from torch import nn
 
@@ -12,18 +18,18 @@ from mmmim.registry import MODELS
 from ..fast_blocks import conv1x1_as_linear, conv1x1_on_map, conv_on_tokens, use_fast_forward
 from ..layer_depth import family_rule
 from ..pos_embed import sincos_pos_embed
-from ..structures import EncoderOutput, MaskSet
+from ..structures import MaskSet
 from ..utils import run_block
-from .compaction import compact_map, compact_pos_embed, compact_units, window_choice
-from .swin import MASKING_MODES, replace_tokens
-from .weight_init import WEIGHT_INITS, init_simmim_weights, init_ummae_weights
+from .compaction import compact_map, compact_pos_embed, window_choice
+from .pyramid import MaskedPyramid
 
 
 class PooledReduction(nn.Conv2d):
     """PVT's spatial reduction as average pooling by ``pool`` then a 1x1 conv (the
     UM-MAE paper's form): its weights do not depend on the ratio, so the same
-    weights serve ratio r on the full grid and r/2 on the compact grid. Keys
-    ``sr.weight`` / ``sr.bias`` as mmdet's strided conv; :func:`pooled_sr_to_conv`
+    weights serve ratio r on the full grid and r/2 on the compact grid. ``pool`` is
+    the full-grid ratio; a call may give another (``pool=``: the compact grid's).
+    Keys ``sr.weight`` / ``sr.bias`` as mmdet's strided conv; :func:`pooled_sr_to_conv`
     turns them into mmdet's kernel exactly. The 1x1 conv runs as a Linear over the
     channels (:func:`conv1x1_on_map`): x ``[B, C, H, W]`` -> channels-last
     ``[B, C, H / pool, W / pool]``."""
@@ -32,24 +38,37 @@ class PooledReduction(nn.Conv2d):
         super().__init__(dims, dims, kernel_size=1)
         self.pool = pool
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return conv1x1_on_map(F.avg_pool2d(x, self.pool) if self.pool > 1 else x, self)
+    def forward(self, x: torch.Tensor, pool: Optional[int] = None) -> torch.Tensor:
+        pool = self.pool if pool is None else pool
+        return conv1x1_on_map(F.avg_pool2d(x, pool) if pool > 1 else x, self)
 
-    def reduce_tokens(self, x: torch.Tensor, hw_shape) -> torch.Tensor:
+    def reduce_tokens(self, x: torch.Tensor, hw_shape,
+                      pool: Optional[int] = None) -> torch.Tensor:
         """:meth:`forward` on tokens: x ``[B, H * W, C]`` (row-major ``H x W``) ->
         ``[B, H * W / pool**2, C]``. The pooling is a mean over each window in the
         tokens' own layout: no copy, and its backward keeps no input (``avg_pool2d``
         keeps its whole input, the block's normed tokens, for the shape alone)."""
-        (h, w), pool = hw_shape, self.pool
+        (h, w), pool = hw_shape, self.pool if pool is None else pool
         if h % pool or w % pool:
-            return conv_on_tokens(self, x, hw_shape)
+            return conv_on_tokens(partial(self, pool=pool), x, hw_shape)
         if pool > 1:
             x = x.unflatten(1, (h // pool, pool, w // pool, pool)).mean((2, 4)).flatten(1, 2)
         return conv1x1_as_linear(x, self)
 
 
+class PoolingPVTLayer(PVTEncoderLayer):
+    """mmdet's PVT block (same parameters) whose key/value pooling a call may set."""
+
+    def forward(self, x: torch.Tensor, hw_shape, pool: Optional[int] = None) -> torch.Tensor:
+        """x ``[B, L, C]`` -> ``[B, L, C]``; ``pool``: the spatial reduction's pooling
+        in this call (None: its own, the full-grid ratio)."""
+        extra = {} if pool is None else dict(pool=pool)
+        x = self.attn(self.norm1(x), hw_shape, identity=x, **extra)
+        return self.ffn(self.norm2(x), hw_shape, identity=x)
+
+
 @MODELS.register_module()
-class MaskedPVT(PyramidVisionTransformer):
+class MaskedPVT(MaskedPyramid, PyramidVisionTransformer):
     """mmdet's PyramidVisionTransformer (v1) that also encodes masked images.
 
     Keys are mmdet's (``layers.i.0`` patch embed, ``layers.i.1.0.pos_embed``,
@@ -62,7 +81,11 @@ class MaskedPVT(PyramidVisionTransformer):
     ``sr_ratios`` are the full-grid (fine-tuning) ratios, 8/4/2/1; on the compact
     grid each halves (4/2/1/1), so stages 1-3 attend to the same key/value grid.
     A stage whose full-grid ratio is 2 keeps its 1x1 conv + LN at ratio 1 in
-    compact mode, so its weights exist for fine-tuning.
+    compact mode, so its weights exist for fine-tuning. The compact ratios are
+    passed to each block per call (:class:`PoolingPVTLayer`); the modules keep the
+    full-grid ones.
+
+    Masking modes, tokens and init: shared with MaskedSwin (:mod:`.pyramid`).
 
     Positions: each stage's position embedding (fixed 2D sin-cos by default) is
     made for the full grid of the input and gathered at the visible units on the
@@ -94,31 +117,25 @@ class MaskedPVT(PyramidVisionTransformer):
                  fixed_pos_embed: bool = True, final_norm: bool = True,
                  out_final_norm: bool = False, with_cp: bool = False,
                  weight_init: str = 'simmim', **kwargs) -> None:
-        if masking not in MASKING_MODES:
-            raise ValueError(f'masking must be one of {MASKING_MODES}, got {masking!r}')
-        if weight_init not in WEIGHT_INITS:
-            raise ValueError(f'weight_init must be one of {WEIGHT_INITS}, got {weight_init!r}')
+        self.check_modes(masking, weight_init)
         kwargs.setdefault('convert_weights', False)
         super().__init__(pretrain_img_size=pretrain_img_size, sr_ratios=list(sr_ratios),
                          drop_path_rate=drop_path_rate, **kwargs)
-        for attn in self.modules():
-            if isinstance(attn, SpatialReductionAttention) and attn.sr_ratio > 1:
-                attn.sr = PooledReduction(attn.embed_dims, attn.sr_ratio)
+        for module in self.modules():
+            if isinstance(module, SpatialReductionAttention) and module.sr_ratio > 1:
+                module.sr = PooledReduction(module.embed_dims, module.sr_ratio)
+            elif type(module) is PVTEncoderLayer:
+                module.__class__ = PoolingPVTLayer
         use_fast_forward(self)
         if out_final_norm and not (final_norm and self.num_stages - 1 in self.out_indices):
             raise ValueError('out_final_norm needs final_norm=True and the last stage '
                              f'({self.num_stages - 1}) in out_indices {self.out_indices}')
         self.out_final_norm = out_final_norm
         self.with_cp = with_cp
-        self.masking = masking
-        self.weight_init = weight_init
         self.fixed_pos_embed = fixed_pos_embed
         dims = [self.embed_dims * h for h in self.num_heads]
         self.norm = nn.LayerNorm(dims[-1], eps=1e-6) if final_norm else nn.Identity()
-        use_secondary = masking == 'compact' and secondary_token
-        self.secondary_token = nn.Parameter(torch.zeros(1, 1, dims[0])) if use_secondary else None
-        self.mask_token = (nn.Parameter(torch.zeros(1, 1, dims[0]))
-                           if masking == 'mask_token' else None)
+        self.add_tokens(masking, weight_init, secondary_token, dims[0])
         for pos in self.position_embeddings():
             pos.pos_embed.requires_grad = not fixed_pos_embed
             pos.pos_shape = tuple(int(s) for s in pos.pos_shape)  # mmdet's numpy ints
@@ -143,35 +160,26 @@ class MaskedPVT(PyramidVisionTransformer):
         """The per-stage AbsolutePositionEmbedding modules (empty without)."""
         return [layer[1][0] for layer in self.layers if hasattr(layer[1][0], 'pos_embed')]
 
+    def ummae_init_layers(self) -> Tuple[nn.Conv2d, Dict[str, list]]:
+        """The stage-1 patch-embedding conv; the FFNs' 1x1 convs stand for the
+        official Linears."""
+        ffn_convs = [conv for m in self.modules() if isinstance(m, MixFFN)
+                     for conv in m.layers if isinstance(conv, nn.Conv2d)
+                     and conv.kernel_size == (1, 1)]
+        return self.layers[0][0].projection, dict(linear_convs=ffn_convs)
+
     def init_weights(self) -> None:
+        """The pyramid init (:meth:`MaskedPyramid.init_weights`), then the fixed
+        sin-cos position embeddings."""
         super().init_weights()
-        if isinstance(self.init_cfg, dict) and self.init_cfg.get('type') == 'Pretrained':
-            return
-        tokens = (self.secondary_token, self.mask_token)
-        if self.weight_init == 'simmim':
-            init_simmim_weights(self, tokens)
-        else:
-            ffn_convs = [conv for m in self.modules() if isinstance(m, MixFFN)
-                         for conv in m.layers if isinstance(conv, nn.Conv2d)
-                         and conv.kernel_size == (1, 1)]
-            init_ummae_weights(self, self.layers[0][0].projection, tokens,
-                               linear_convs=ffn_convs)
-        if self.fixed_pos_embed:
+        if self.fixed_pos_embed and not self.loads_pretrained:
             for pos in self.position_embeddings():
                 pos.pos_embed.data.copy_(sincos_pos_embed(tuple(pos.pos_shape), pos.pos_dim))
-
-    def set_reduction(self, compact: bool) -> None:
-        """Pool by the full-grid SR ratio, or by half of it on the compact grid."""
-        for attn in self.modules():
-            if isinstance(getattr(attn, 'sr', None), PooledReduction):
-                attn.sr.pool = max(1, attn.sr_ratio // 2) if compact else attn.sr_ratio
 
     def forward(self, x: torch.Tensor, masks: Optional[MaskSet] = None):
         """Without masks: a tuple of the ``out_indices`` stage maps (full-grid SR
         ratios; the last one normed by ``norm`` when ``out_final_norm``). With
         masks: :class:`EncoderOutput`, ``taps['stage{i}']`` each stage's output."""
-        compact = masks is not None and self.masking == 'compact'
-        self.set_reduction(compact)
         if masks is None:
             outs = list(super().forward(x))
             if self.out_final_norm:                 # the last stage is the last output
@@ -179,6 +187,7 @@ class MaskedPVT(PyramidVisionTransformer):
                 tokens = self.norm(last.flatten(2).transpose(1, 2))
                 outs[-1] = nlc_to_nchw(tokens, last.shape[-2:])
             return tuple(outs)
+        compact = self.masking == 'compact'
         choice = window_choice(masks.visible, masks.grid) if compact else None
         full_hw = x.shape[-2:]
         taps, tap_hw = {}, {}
@@ -193,21 +202,11 @@ class MaskedPVT(PyramidVisionTransformer):
             if hasattr(blocks[0], 'pos_embed'):
                 x, start = blocks[0].drop(x + self.positions(blocks[0], full_hw, hw, choice)), 1
             for block in blocks[start:]:
-                x = run_block(block, x, hw, with_cp=self.with_cp)
+                pool = max(1, block.attn.sr_ratio // 2) if compact else None
+                x = run_block(block, x, hw, pool, with_cp=self.with_cp)
             x = norm(x)
             taps[f'stage{i}'], tap_hw[f'stage{i}'] = x, hw
-        return EncoderOutput(tokens=self.norm(x), hw=hw, taps=taps, tap_hw=tap_hw)
-
-    def replace_masked(self, x, hw, masks: MaskSet, choice) -> torch.Tensor:
-        """Secondary token (compact) or mask token (full grid) into stage-1 tokens."""
-        if choice is not None:
-            if masks.secondary is None:
-                return x
-            return replace_tokens(x, hw, compact_units(masks.secondary, choice),
-                                  choice.shape[1:], self.secondary_token, 'secondary_token')
-        if masks.secondary is not None:
-            raise ValueError('mask-token mode takes no secondary mask')
-        return replace_tokens(x, hw, masks.mask, masks.grid, self.mask_token, 'mask_token')
+        return self.encoder_output(self.norm(x), hw, taps, tap_hw)
 
     @staticmethod
     def positions(pos_module, full_hw, hw, choice) -> torch.Tensor:

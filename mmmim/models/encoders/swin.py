@@ -13,26 +13,12 @@ from ..fast_blocks import use_fast_forward
 from ..layer_depth import family_rule
 from ..pos_embed import resize_abs_pos_embed
 from ..structures import EncoderOutput, MaskSet
-from ..utils import resample_mask
-from .compaction import compact_map, compact_pos_embed, compact_units, window_choice
-from .weight_init import WEIGHT_INITS, init_simmim_weights, init_ummae_weights
-
-MASKING_MODES = ('compact', 'mask_token')
-
-
-def replace_tokens(tokens: torch.Tensor, hw: Tuple[int, int], units: torch.Tensor,
-                   grid: Tuple[int, int], token: Optional[nn.Parameter],
-                   name: str) -> torch.Tensor:
-    """tokens ``[B, h*w, C]``; units bool ``[B, grid]`` -> tokens with every token of
-    a True unit replaced by ``token`` ``[1, 1, C]``."""
-    if token is None:
-        raise ValueError(f'the masks need a {name} but the encoder was built without one')
-    where = resample_mask(units, grid, hw)[..., None]           # [B, h*w, 1]
-    return torch.where(where, token.to(tokens.dtype), tokens)
+from .compaction import compact_map, compact_pos_embed, window_choice
+from .pyramid import MaskedPyramid
 
 
 @MODELS.register_module()
-class MaskedSwin(SwinTransformer):
+class MaskedSwin(MaskedPyramid, SwinTransformer):
     """mmpretrain's SwinTransformer that also encodes masked images, two ways.
 
     Parameters (checkpoint keys) are exactly mmpretrain's ``SwinTransformer`` ones
@@ -40,7 +26,8 @@ class MaskedSwin(SwinTransformer):
     (mask-token mode), so ``backbone.*`` keys load into mmpretrain / mmdet / mmseg
     Swin models (window size changes resize the relative position bias tables).
 
-    ``forward(x)`` without masks is the plain backbone. ``forward(x, masks)``:
+    ``forward(x)`` without masks is the plain backbone. ``forward(x, masks)`` (the
+    modes, tokens and init shared with MaskedPVT: :mod:`.pyramid`):
 
     - ``masking='compact'`` (UM-MAE): ``masks`` must hold one visible unit per 2x2
       window. The visible units' pixels are packed into an image of half the side
@@ -74,10 +61,7 @@ class MaskedSwin(SwinTransformer):
     def __init__(self, arch='tiny', img_size=224, window_size=7, drop_path_rate=0.,
                  masking: str = 'compact', secondary_token: bool = False,
                  stage_cfgs=None, weight_init: str = 'simmim', **kwargs) -> None:
-        if masking not in MASKING_MODES:
-            raise ValueError(f'masking must be one of {MASKING_MODES}, got {masking!r}')
-        if weight_init not in WEIGHT_INITS:
-            raise ValueError(f'weight_init must be one of {WEIGHT_INITS}, got {weight_init!r}')
+        self.check_modes(masking, weight_init)
         if stage_cfgs is None or isinstance(stage_cfgs, dict):
             stage_cfgs = self.clamped_windows(arch, img_size, kwargs.get('patch_size', 4),
                                               window_size, masking, stage_cfgs or {})
@@ -86,13 +70,7 @@ class MaskedSwin(SwinTransformer):
         use_fast_forward(self)
         if len(self.stages) - 1 not in self.out_indices:
             raise ValueError('the last stage must be in out_indices (its norm is used)')
-        self.masking = masking
-        self.weight_init = weight_init
-        use_secondary = masking == 'compact' and secondary_token
-        self.secondary_token = (nn.Parameter(torch.zeros(1, 1, self.embed_dims))
-                                if use_secondary else None)
-        self.mask_token = (nn.Parameter(torch.zeros(1, 1, self.embed_dims))
-                           if masking == 'mask_token' else None)
+        self.add_tokens(masking, weight_init, secondary_token, self.embed_dims)
 
     @classmethod
     def clamped_windows(cls, arch, img_size, patch_size: int, window_size: int,
@@ -127,17 +105,11 @@ class MaskedSwin(SwinTransformer):
             dims[f'stage{i}'], dims[f'merged{i}'] = stage.embed_dims, stage.out_channels
         return dims
 
-    def init_weights(self) -> None:
-        super().init_weights()
-        if isinstance(self.init_cfg, dict) and self.init_cfg.get('type') == 'Pretrained':
-            return
-        tokens = (self.secondary_token, self.mask_token)
-        if self.weight_init == 'simmim':
-            init_simmim_weights(self, tokens)
-        else:
-            merging = [s.downsample.reduction for s in self.stages if s.downsample is not None]
-            init_ummae_weights(self, self.patch_embed.projection, tokens,
-                               merging_linears=merging)
+    def ummae_init_layers(self) -> Tuple[nn.Conv2d, Dict[str, list]]:
+        """The patch-embedding conv; the patch-merging Linears stand for the official
+        2x2 stride-2 merging convs."""
+        merging = [s.downsample.reduction for s in self.stages if s.downsample is not None]
+        return self.patch_embed.projection, dict(merging_linears=merging)
 
     def forward(self, x: torch.Tensor, masks: Optional[MaskSet] = None):
         """x ``[B, 3, H, W]``. Without masks: mmpretrain's output tuple. With masks:
@@ -154,17 +126,10 @@ class MaskedSwin(SwinTransformer):
         if self.masking == 'compact':
             choice = window_choice(masks.visible, masks.grid)  # [B, gh/2, gw/2]
             tokens, hw = self.patch_embed(compact_map(x, choice))
-            if masks.secondary is not None:
-                tokens = replace_tokens(tokens, hw, compact_units(masks.secondary, choice),
-                                        choice.shape[1:], self.secondary_token,
-                                        'secondary_token')
         else:
-            if masks.secondary is not None:
-                raise ValueError('mask-token mode takes no secondary mask')
             choice = None
             tokens, hw = self.patch_embed(x)
-            tokens = replace_tokens(tokens, hw, masks.mask, masks.grid, self.mask_token,
-                                    'mask_token')
+        tokens = self.replace_masked(tokens, hw, masks, choice)
         if self.use_abs_pos_embed:
             pos = resize_abs_pos_embed(self.absolute_pos_embed, full_hw, self.patch_resolution,
                                        self.num_extra_tokens, self.interpolate_mode)
@@ -184,4 +149,4 @@ class MaskedSwin(SwinTransformer):
                 tokens, hw = stage.downsample(tokens, hw)
             taps[f'merged{i}'], tap_hw[f'merged{i}'] = tokens, hw
         tokens = getattr(self, f'norm{len(self.stages) - 1}')(tokens)
-        return EncoderOutput(tokens=tokens, hw=hw, taps=taps, tap_hw=tap_hw)
+        return self.encoder_output(tokens, hw, taps, tap_hw)
