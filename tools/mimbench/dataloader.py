@@ -17,16 +17,18 @@ Three pipelines on the same JPEG files, each through its own dataset class:
 
 Each run is a fresh process (``--worker-out``) that reads ``warmup`` images untimed,
 then ``iters`` images one after another (cycling over the files) with one torch
-thread, as in a DataLoader worker: images/s of one worker process, and the
-milliseconds per image of every transform (each wrapped by a timer), with the file
-read (``mmengine.fileio.get``: ours and mmcv's loaders) and the codec (Pillow's
-``ImageFile.load``, ``simplejpeg.decode_jpeg``, ``cv2.imdecode``) timed wherever they
-are called and taken out of the transform that called them (:class:`StageClock`); Pillow reads
-the file while decoding for torchvision's loader (``read`` None there). With
-``--workers N`` (N > 1) the same dataset is also timed through a
-``torch.utils.data.DataLoader`` with N workers (aggregate images/s). Rounds
-alternate (ours, mmpretrain, official, ours, ...) and the report holds their medians,
-with ours / mmpretrain and ours / official.
+thread, as in a DataLoader worker: images/s of one worker process (wall clock), images
+per CPU-second of the process (``time.process_time``: on a machine shared with other
+jobs, the figure they change least), and the milliseconds per image of every
+transform (each wrapped by a timer), with the file read (``mmengine.fileio.get``:
+ours and mmcv's loaders) and the codec (Pillow's ``ImageFile.load``,
+``simplejpeg.decode_jpeg``, ``cv2.imdecode``) timed wherever they are called and taken
+out of the transform that called them (:class:`StageClock`); Pillow reads the file
+while decoding for torchvision's loader (``read`` None there). With ``--workers N``
+(N > 1) the same dataset is also timed through a ``torch.utils.data.DataLoader``
+with N workers (aggregate images/s). Rounds alternate (ours, mmpretrain, official,
+ours, ...) and the report holds their medians, with ours / mmpretrain and ours /
+official (wall clock, and in ``per_cpu_s`` per CPU-second).
 """
 import argparse
 import copy
@@ -292,15 +294,17 @@ def time_pipeline(which: str, config: str, data: str, iters: int, warmup: int = 
             for i in range(warmup):
                 dataset[i % len(dataset)]
             clock.reset()
-            start = time.perf_counter()
+            start, cpu_start = time.perf_counter(), time.process_time()
             for i in range(warmup, warmup + iters):
                 dataset[i % len(dataset)]
             seconds = time.perf_counter() - start
+            cpu_seconds = time.process_time() - cpu_start
         stages_ms = {name: 1e3 * s / iters for name, s in clock.seconds.items()}
         groups = categorize(stages_ms, load_stage)
         groups['other'] += 1e3 * seconds / iters - sum(stages_ms.values())  # the dataset
         record = dict(pipeline=which, config=config, error=None, num_files=len(dataset),
                       iters=iters, warmup=warmup, images_per_s=iters / seconds,
+                      images_per_cpu_s=iters / cpu_seconds,
                       ms_per_image=1e3 * seconds / iters, stages_ms=stages_ms,
                       categories_ms=groups, loader_workers=workers,
                       loader_images_per_s=None, pid=os.getpid())
@@ -337,6 +341,8 @@ def median_record(runs: List[dict]) -> dict:
     return dict(
         first, rounds=len(runs), images_per_s=med(r['images_per_s'] for r in runs),
         images_per_s_rounds=[r['images_per_s'] for r in runs],
+        images_per_cpu_s=med(r['images_per_cpu_s'] for r in runs),
+        images_per_cpu_s_rounds=[r['images_per_cpu_s'] for r in runs],
         ms_per_image=med(r['ms_per_image'] for r in runs),
         stages_ms={k: med(r['stages_ms'].get(k) for r in runs) for k in first['stages_ms']},
         categories_ms={k: med(r['categories_ms'][k] for r in runs) for k in CATEGORIES},
@@ -360,12 +366,18 @@ def benchmark_config_pipelines(config: str, args: argparse.Namespace) -> dict:
                 'mimbench.dataloader', worker_argv(which, config, args),
                 lambda message, w=which: skipped(w, config, message)))
     records = {which: median_record(rounds) for which, rounds in runs.items()}
-    ours = records['ours'].get('images_per_s')
-    ratios = {f'ours_over_{which}': (ours / records[which]['images_per_s']
-                                     if ours and records[which].get('images_per_s') else None)
-              for which in PIPELINES[1:]}
     return dict(config=config, data=args.data, rounds=args.rounds, iters=args.iters,
-                workers=args.workers, pipelines=records, **ratios)
+                workers=args.workers, pipelines=records, **ratios(records, 'images_per_s'),
+                per_cpu_s=ratios(records, 'images_per_cpu_s'))
+
+
+def ratios(records: Dict[str, dict], key: str) -> Dict[str, Optional[float]]:
+    """``ours_over_<pipeline>``: ours' median ``key`` over each other pipeline's
+    (None where a pipeline failed or was skipped)."""
+    ours = records['ours'].get(key)
+    return {f'ours_over_{which}': (ours / records[which][key]
+                                   if ours and records[which].get(key) else None)
+            for which in PIPELINES[1:]}
 
 
 def _ms(value: Optional[float]) -> str:
@@ -375,7 +387,7 @@ def _ms(value: Optional[float]) -> str:
 def format_report(result: dict) -> str:
     """One row per pipeline: images/s (per process; with workers, the DataLoader's),
     ms per image and its split into :data:`CATEGORIES`, then the ratios."""
-    header = ('pipeline', 'images/s', 'ms/image', *CATEGORIES)
+    header = ('pipeline', 'images/s', 'images/CPU-s', 'ms/image', *CATEGORIES)
     if result['workers'] > 1:
         header += (f"images/s x{result['workers']} workers",)
     rows = [header]
@@ -385,7 +397,8 @@ def format_report(result: dict) -> str:
             rows.append((which, 'skipped') + ('',) * (len(header) - 2))
             reasons.append(f'{which} skipped: {r["error"]}')
             continue
-        row = (which, f"{r['images_per_s']:.1f}", _ms(r['ms_per_image']),
+        row = (which, f"{r['images_per_s']:.1f}", f"{r['images_per_cpu_s']:.1f}",
+               _ms(r['ms_per_image']),
                *(_ms(r['categories_ms'][k]) for k in CATEGORIES))
         if result['workers'] > 1:
             row += (f"{r['loader_images_per_s']:.1f}",)
@@ -398,7 +411,12 @@ def format_report(result: dict) -> str:
               for row in rows]
     ratio = ', '.join(f"ours / {k.split('_over_')[1]} {v:.2f}x" for k, v in result.items()
                       if k.startswith('ours_over_') and v is not None)
+    cpu = ', '.join(f"ours / {k.split('_over_')[1]} {v:.2f}x"
+                    for k, v in result['per_cpu_s'].items() if v is not None)
     lines += [ratio or 'no ratio (a pipeline failed)'] + reasons
+    if cpu:
+        lines.append(f'per CPU-second of the process (process_time: what other jobs on '
+                     f'the machine change least): {cpu}')
     lines.append('ms per image, exclusive: read = mmengine.fileio.get (official: Pillow '
                  'reads while decoding, in decode); decode = Pillow ImageFile.load, '
                  'simplejpeg.decode_jpeg or cv2.imdecode; convert = the rest of the '
