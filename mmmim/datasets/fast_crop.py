@@ -5,7 +5,9 @@ then crop a part of it and shrink that to 224 px. These transforms read the imag
 size from the header first (Pillow opens lazily), draw the crop there, from the same
 distribution and with the same numpy draws as the transform they replace, and ask
 libjpeg for the largest DCT reduction (1/2, 1/4, 1/8) that still leaves the crop at
-least the output size (:func:`~mmmim.datasets.resize.draft_factor`). The crop box is
+least the output size (:func:`~mmmim.datasets.resize.draft_factor`; the decode itself
+is :func:`~mmmim.datasets.fast_decode.decode_rgb_fast`: libjpeg-turbo straight into
+numpy for plain JPEGs, Pillow for the rest, the same pixels either way). The crop box is
 mapped to the reduced image without rounding and resized there
 (:func:`~mmmim.datasets.resize.resize_region`).
 

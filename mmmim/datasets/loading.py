@@ -123,7 +123,9 @@ class LoadImageSafely(BaseTransform):
 
     Required keys: ``img_path``. Added keys: ``img``, ``img_shape``, ``ori_shape``.
     Conversions (grayscale, alpha, palette, CMYK, 16-bit, EXIF orientation) are
-    described in :mod:`mmmim.datasets.decode`.
+    described in :mod:`mmmim.datasets.decode`; plain JPEGs are decoded without Pillow
+    where ``simplejpeg`` is installed, to the same pixels
+    (:mod:`mmmim.datasets.fast_decode`).
 
     Args:
         on_error: ``'skip'`` returns ``None`` and logs a warning for an unusable file;
