@@ -15,9 +15,9 @@ tools/train.py.
 ``--tta`` tests with test-time augmentation, as the OpenMMLab test tools: the model
 becomes the config's ``tta_model`` (default: mmseg ``SegTTAModel``, mmdet
 ``DetTTAModel``, mmpretrain ``AverageClsScoreTTA``, by the config's scope) around
-``model``, and the test data goes through ``tta_pipeline``. Segmentation configs on
-ADE20K have mmseg's multi-scale + flip pipeline (ratios 0.5-1.75 of the single-scale
-test's size, each with and without flip): the "+MS" numbers. A classifier without a
+``model``, and the test data goes through ``tta_pipeline``. The ADE20K configs carry
+the multi-scale + flip pipeline of the published "+MS" numbers (6 scales, each with
+and without flip; docs/downstream_seg.md). A classifier without a
 ``tta_pipeline`` gets the test pipeline with and without a horizontal flip; any
 other config without one stops with an error naming it.
 """
