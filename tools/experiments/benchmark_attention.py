@@ -29,9 +29,8 @@ from unittest import mock
 
 import torch
 import torch.nn.functional as F
-from mmpretrain.models.backbones.swin_transformer import SwinBlock
 
-from mmmim.models import fast_blocks
+from mmmim.models import fast_blocks  # first: mmmim's stack shims, then mmpretrain
 from mmmim.models.fast_blocks import EXPLICIT_MAX_KEYS, explicit_attention, use_fast_forward
 
 # name: (batch, heads, queries, keys, head dim)
@@ -99,6 +98,7 @@ def time_call(kernel, shape, dtype, runs: int):
 
 def swin_pair(dims: int, heads: int, window: int) -> torch.nn.Sequential:
     """mmpretrain's window and shifted-window ``SwinBlock`` with mmmim's forwards."""
+    from mmpretrain.models.backbones.swin_transformer import SwinBlock
     return torch.nn.Sequential(*(use_fast_forward(SwinBlock(dims, heads, window, shift=shift))
                                  for shift in (False, True)))
 
