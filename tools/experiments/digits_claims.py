@@ -41,7 +41,6 @@ METHODS = {
     'localmim-ummae': 'localmim-ummae_swin-d32-w4_1xb128_digits.py',
     'pixmim-ummae': 'pixmim-ummae_swin-d32-w4_1xb128_digits.py',
 }
-FEW = 'probe/top1_10_per_class'
 CALIBRATION_EPOCHS = 3   # the first one decodes the images into the cache: not counted
 OVERSHOOT = 1.1          # max_epochs x epoch cost = this x budget
 
@@ -138,16 +137,22 @@ def run_all(methods: Sequence[str], seeds: Sequence[int], budget: float, evals: 
 
 
 # ---------------------------------------------------------------- report
+def few_label_score(entry: dict) -> float:
+    """The entry's ``probe/top1_<k>_per_class`` (NaN without one)."""
+    return next((v for k, v in entry.items()
+                 if k.startswith('probe/top1_') and k.endswith('_per_class')), float('nan'))
+
+
 def read_curve(work_dir: Path) -> List[dict]:
     """The run's probe points: ``epoch``, ``cpu_s`` (training CPU time at the probe),
     ``iter`` and ``loss`` (of the last train log entry before it), ``all`` (top-1 with
-    every label) and ``few`` (10 labels per class)."""
+    every label) and ``few`` (k labels per class; the configs' k is 10)."""
     points, last_train = [], dict(iter=0, loss=float('nan'))
     for entry in scalars(work_dir):
         if 'probe/top1' in entry:
             points.append(dict(epoch=entry['step'], cpu_s=entry['cpu_s'],
                                iter=last_train['iter'], loss=last_train['loss'],
-                               all=entry['probe/top1'], few=entry.get(FEW, float('nan'))))
+                               all=entry['probe/top1'], few=few_label_score(entry)))
         elif 'loss' in entry:
             last_train = entry
     if not points:
