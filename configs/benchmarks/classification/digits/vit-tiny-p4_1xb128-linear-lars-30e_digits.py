@@ -1,11 +1,12 @@
 # The ViT-B linear probe shrunk to scikit-learn's digits (a CPU-minutes check of a
 # tiny pretraining): 32 px images written to data/digits by
-# tools/analysis_tools/digits_signal.py, the 64-d 4-block patch-4 ViT that script
-# pretrains, LARS lr 6.4 (the ImageNet value: LARS needs it at this tiny batch), batch
-# 128, 2 warm-up + 28 cosine epochs.
-#   python tools/analysis_tools/digits_signal.py --save work_dirs/digits_mae.pth
+# tools/dataset_converters/make_digits_folder.py, the 64-d 4-block patch-4 ViT of
+# configs/digits/ (MAE, LocalMIM, PixMIM), LARS lr 6.4 (the ImageNet value: LARS needs
+# it at this tiny batch), batch 128, 2 warm-up + 28 cosine epochs.
+#   python tools/train.py configs/digits/mae_vit-d64-p4_1xb128_digits.py \
+#       --work-dir work_dirs/digits_mae    # stops at 600 CPU s: epoch_<n>.pth
 #   GPUS=1 bash tools/benchmarks/classification/mim_dist_train.sh \
-#       configs/benchmarks/classification/digits/<this file> work_dirs/digits_mae.pth
+#       configs/benchmarks/classification/digits/<this file> work_dirs/digits_mae/epoch_<n>.pth
 _base_ = ['../imagenet/vit-base-p16_8xb2048-linear-lars-coslr-90e_in1k.py']
 
 data_root = 'data/digits'

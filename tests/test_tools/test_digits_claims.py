@@ -1,0 +1,108 @@
+"""The digits experiment: every configs/digits/ config trains through tools/train.py on a
+tiny digits folder until its CPU budget stops it, probed at the start and the stop;
+tools/experiments/digits_claims.py reads the curves from the run's scalars.json and
+checks the claims."""
+import importlib.util
+import math
+import shutil
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def load(name: str, path: str):
+    spec = importlib.util.spec_from_file_location(name, ROOT / path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+claims = load('digits_claims', 'tools/experiments/digits_claims.py')
+
+
+@pytest.fixture(scope='module')
+def tiny_digits(tmp_path_factory) -> Path:
+    """3 digits per class and split of the converter's folder (30 train / 30 val)."""
+    converter = load('make_digits_folder', 'tools/dataset_converters/make_digits_folder.py')
+    full, tiny = tmp_path_factory.mktemp('digits'), tmp_path_factory.mktemp('tiny_digits')
+    assert converter.write_digits_folder(str(full)) == {'train': 1198, 'val': 599}
+    for folder in sorted(full.glob('*/*')):
+        target = tiny / folder.relative_to(full)
+        target.mkdir(parents=True)
+        for image in sorted(folder.glob('*.png'))[:3]:
+            shutil.copy(image, target / image.name)
+    return tiny
+
+
+def test_every_method_has_its_config():
+    assert sorted(claims.METHODS.values()) == sorted(
+        p.name for p in claims.CONFIGS.glob('*.py'))
+
+
+# MAE (a ViT) and UM-MAE (a pyramid) in every run; the other five with the slow tests
+FAST = ('mae', 'ummae')
+
+
+@pytest.mark.parametrize('method', [
+    m if m in FAST else pytest.param(m, marks=pytest.mark.slow) for m in claims.METHODS])
+def test_digits_config__trains_via_train_tool_until_the_budget_stops_it(
+        method, tiny_digits, tmp_path):
+    """Batch 16: 2 iterations per epoch; a budget of a microsecond stops the run after
+    its first epoch (of 3): 2 iterations, a checkpoint, a probe before and after."""
+    config = claims.CONFIGS / claims.METHODS[method]
+    hook = f'custom_hooks.{claims.budget_hook_index(config)}'
+    train_tool = load('mmmim_train_tool_digits', 'tools/train.py')
+    train_tool.main([str(config), '--work-dir', str(tmp_path), '--cfg-options',
+                     'train_dataloader.batch_size=16', 'train_cfg.max_epochs=3',
+                     'train_cfg.val_interval=1', 'param_scheduler.0.end=1',
+                     'param_scheduler.1.begin=1', 'default_hooks.logger.interval=1',
+                     'val_evaluator.per_class=2', f'{hook}.cpu_seconds=1e-6',
+                     *claims.data_options(str(tiny_digits))])
+    entries = claims.scalars(tmp_path)
+    trained = [e for e in entries if 'loss' in e]
+    assert [e['iter'] for e in trained] == [1, 2]
+    assert all(math.isfinite(e['loss']) and e['cpu_s'] > 0 for e in trained)
+    assert (tmp_path / 'epoch_1.pth').is_file()
+    start, stop = claims.read_curve(tmp_path)
+    assert (start['epoch'], start['iter'], stop['epoch'], stop['iter']) == (0, 0, 1, 2)
+    # the probes are stamped with the training clock: 0 at the start, the stop's after
+    assert start['cpu_s'] < 0.5 and 0 < stop['cpu_s'] - trained[-1]['cpu_s'] < 0.5
+    assert all(0 <= p['all'] <= 1 and 0 <= p['few'] <= 1 for p in (start, stop))
+
+
+def test_schedule__past_the_budget_with_10_percent_warm_up():
+    assert claims.budget_epochs(budget=600., cost=3.) == 220
+    options = claims.schedule_options(220, val_interval=22)
+    assert options == ['train_cfg.max_epochs=220', 'param_scheduler.0.end=22',
+                       'param_scheduler.1.begin=22', 'train_cfg.val_interval=22']
+
+
+def test_epoch_cost__leaves_out_the_first_epoch():
+    entries = [dict(epoch=1, cpu_s=5.), dict(epoch=2, cpu_s=7.), dict(step=2, cpu_s=7.),
+               dict(epoch=3, cpu_s=9.5)]
+    assert claims.epoch_cost(entries) == 2.25
+
+
+def run(method, seed, accs, cost=10.):
+    return dict(method=method, seed=seed, curve=[
+        dict(epoch=i, iter=10 * i, cpu_s=cost * i, loss=1., all=a, few=a)
+        for i, a in enumerate(accs)])
+
+
+def test_report__reach_ratios_and_final_differences_give_the_verdicts():
+    runs = [run('simmim', 0, [.5, .6, .7, .8]), run('ummae', 0, [.5, .7, .8, .85]),
+            run('mae', 0, [.5, .6, .7, .8]), run('localmim', 0, [.5, .6, .7, .79]),
+            run('pixmim', 0, [.5, .6, .7, .9]), run('pixmim', 1, [.5, .6, .7, .88]),
+            run('mae', 1, [.5, .6, .7, .8])]
+    text = claims.report(runs)
+    assert "UM-MAE reaches SimMIM's probe in about half the CPU time: CPU-time ratio " \
+           'per seed 0.67 -> does not hold' in text
+    assert "LocalMIM reaches MAE's probe in fewer CPU seconds: CPU-time ratio per seed " \
+           'not reached -> does not hold' in text
+    assert 'PixMIM >= MAE at the same budget: final probe difference +0.0900 (higher; ' \
+           'spread 0.0100)' in text
+    faster = claims.report([run('simmim', 0, [.5, .6, .7, .8], cost=20.),
+                            run('ummae', 0, [.5, .8, .85, .9])])
+    assert 'ratio per seed 0.17 -> holds' in faster
