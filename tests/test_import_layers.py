@@ -29,9 +29,6 @@ KNOWN_EXCEPTIONS: Dict[Tuple[str, str], str] = {
     ('mmmim.models.algorithms.masked_image_model', 'mmmim.visualization.reconstruction'):
         'val_step computes the held-out errors with the figure code (a lazy import); '
         'the error computation belongs under models/ or the engine',
-    ('mmmim.models.fast_blocks', 'mmmim.models.fast_pvt_blocks'):
-        'the PVT forwards load lazily (mmdet PVT needs mmcv ops) and import fast_blocks '
-        'back; the shared kernels belong in a module of their own',
 }
 
 Graph = Dict[str, Set[str]]

@@ -5,16 +5,17 @@ Each class here subclasses one block module of mmdet / mmpretrain and overrides 
 parameters, buffers and so its checkpoint keys stay the module's own), and the
 tests compare every one with the original's outputs and gradients.
 
-- :class:`SDPASpatialReductionAttention`: mmdet's PVT attention. mmdet routes it
-  through mmcv's ``MultiheadAttention`` to ``nn.MultiheadAttention`` in sequence-first
-  layout with ``need_weights=True``: a materialized attention matrix, head-averaged
-  weights nobody reads, and layout copies around every projection (the backward of
-  its packed-projection split fills and copies whole gradients). Here: batch-first
-  projections with the module's own ``in_proj_weight`` slices and
-  ``F.scaled_dot_product_attention``; the spatial reduction gets the token map as
-  a channels-last view (no copy).
-- :class:`LinearMixFFN`: mmdet's PVT v1 FFN is two 1x1 convs on an NCHW copy of the
-  tokens; here the same weights act as Linears on the ``[B, L, C]`` tokens.
+- :class:`~.fast_pvt_blocks.SDPASpatialReductionAttention` (in :mod:`.fast_pvt_blocks`,
+  whose ``use_fast_forward`` adds the PVT blocks to this module's): mmdet's PVT
+  attention. mmdet routes it through mmcv's ``MultiheadAttention`` to
+  ``nn.MultiheadAttention`` in sequence-first layout with ``need_weights=True``: a
+  materialized attention matrix, head-averaged weights nobody reads, and layout copies
+  around every projection (the backward of its packed-projection split fills and copies
+  whole gradients). Here: batch-first projections with the module's own
+  ``in_proj_weight`` slices and ``F.scaled_dot_product_attention``; the spatial
+  reduction gets the token map as a channels-last view (no copy).
+- :class:`~.fast_pvt_blocks.LinearMixFFN`: mmdet's PVT v1 FFN is two 1x1 convs on
+  an NCHW copy of the tokens; here the same weights act as Linears on the ``[B, L, C]`` tokens.
 - :class:`UnbindQKVAttention` (mmpretrain's ViT / decoder attention, already on
   ``F.scaled_dot_product_attention``) and :class:`UnbindQKVWindowMSA` (Swin's window
   attention): q, k and v split from the packed projection by one ``unbind``, whose
@@ -30,8 +31,6 @@ tests compare every one with the original's outputs and gradients.
   one gather each way, whose backward is the gather by the inverse permutation,
   built once per map size and kept on the block.
 """
-import sys
-
 import torch
 import torch.nn.functional as F
 from mmcv.cnn.bricks.drop import DropPath
@@ -46,8 +45,6 @@ __all__ = ['attention', 'explicit_attention',
            'shifted_window_layout', 'conv1x1_on_map', 'use_fast_forward']
 
 
-PVT_MODULE = 'mmdet.models.backbones.pvt'
-PVT_FORWARDS = ('SDPASpatialReductionAttention', 'LinearMixFFN')
 HALF_DTYPES = (torch.bfloat16, torch.float16)
 #: above this many keys the explicit product keeps a large ``[B, h, N, M]`` weight
 #: tensor for the backward pass (MAE ViT-B's decoder: +200 MB peak RSS at batch 16,
@@ -321,15 +318,13 @@ class PermutedShiftWindowMSA(ShiftWindowMSA):
 
 
 def use_fast_forward(model: nn.Module) -> nn.Module:
-    """Switch every mmdet PVT attention and point-wise MixFFN, mmpretrain attention,
-    Swin window attention and shifted-window wrapper inside ``model`` to the forwards
-    above, in place
-    (parameters and keys unchanged); returns ``model``. Drop-path rates that
+    """Switch every mmpretrain attention, Swin window attention and shifted-window
+    wrapper inside ``model`` to the forwards above, in place (parameters and keys
+    unchanged); returns ``model``. mmdet's PVT blocks are switched by
+    :func:`.fast_pvt_blocks.use_fast_forward`, apart because mmdet's PVT imports
+    mmcv's compiled ops, which ViT and Swin do without. Drop-path rates that
     mmpretrain stores as numpy floats become Python floats (the same value; under
     torch.compile a numpy rate is a data-dependent branch, a graph break)."""
-    pvt_blocks = None  # an mmdet PVT module exists only once mmdet's PVT is imported
-    if PVT_MODULE in sys.modules:
-        from . import fast_pvt_blocks as pvt_blocks
     for module in model.modules():
         if isinstance(module, DropPath):
             module.drop_prob = float(module.drop_prob)
@@ -339,15 +334,4 @@ def use_fast_forward(model: nn.Module) -> nn.Module:
             module.__class__ = UnbindQKVWindowMSA
         elif type(module) is ShiftWindowMSA:
             module.__class__ = PermutedShiftWindowMSA
-        elif pvt_blocks is not None:
-            module.__class__ = pvt_blocks.fast_pvt_class(module)
     return model
-
-
-def __getattr__(name: str):
-    """The PVT forwards, from :mod:`.fast_pvt_blocks` on first use: mmdet's PVT
-    imports mmcv's compiled ops, which ViT and Swin do without."""
-    if name in PVT_FORWARDS:
-        from . import fast_pvt_blocks
-        return getattr(fast_pvt_blocks, name)
-    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')

@@ -1,6 +1,6 @@
 """The fast forwards of mmdet's PVT blocks (:mod:`.fast_blocks` describes them):
 apart because mmdet's PVT imports mmcv's compiled ops, which ViT and Swin pretraining
-do without (``from mmmim.models.fast_blocks import LinearMixFFN`` still works)."""
+do without. This module imports :mod:`.fast_blocks`, never the other way round."""
 from typing import Optional, Type
 
 import torch
@@ -14,6 +14,7 @@ from .fast_blocks import (
     packed_linear,
     split_heads,
 )
+from .fast_blocks import use_fast_forward as use_fast_block_forward
 
 
 class SDPASpatialReductionAttention(SpatialReductionAttention):
@@ -83,3 +84,13 @@ def fast_pvt_class(module: nn.Module) -> Type[nn.Module]:
     if type(module) is MixFFN and _is_pointwise_mix_ffn(module):
         return LinearMixFFN
     return type(module)
+
+
+def use_fast_forward(model: nn.Module) -> nn.Module:
+    """:func:`.fast_blocks.use_fast_forward`, then every plain mmdet PVT attention and
+    point-wise MixFFN inside ``model`` to the forwards above, in place; returns
+    ``model``."""
+    use_fast_block_forward(model)
+    for module in model.modules():
+        module.__class__ = fast_pvt_class(module)
+    return model

@@ -12,15 +12,15 @@ from photos import photo_tensor
 from mmmim.models.encoders import MaskedPVT
 from mmmim.models.encoders.pvt import PooledReduction
 from mmmim.models.fast_blocks import (
-    LinearMixFFN,
     PermutedShiftWindowMSA,
-    SDPASpatialReductionAttention,
     UnbindQKVAttention,
     UnbindQKVWindowMSA,
     attention,
     use_fast_forward,
     window_order,
 )
+from mmmim.models.fast_pvt_blocks import LinearMixFFN, SDPASpatialReductionAttention
+from mmmim.models.fast_pvt_blocks import use_fast_forward as use_fast_pvt_forward
 
 TOL = dict(atol=1e-5, rtol=1e-5)
 
@@ -140,7 +140,7 @@ def pvt_layer(dims, heads, sr_ratio, pool=None):
 ])
 def test_sdpa_pvt_layer_matches_mmdet_layer(sr_ratio, pool):
     original = pvt_layer(16, 2, sr_ratio, pool)
-    fast = use_fast_forward(copy.deepcopy(original))
+    fast = use_fast_pvt_forward(copy.deepcopy(original))
     assert type(fast.attn) is SDPASpatialReductionAttention
     assert type(fast.ffn) is LinearMixFFN
     assert fast.state_dict().keys() == original.state_dict().keys()
@@ -178,7 +178,7 @@ def test_pooled_reduction__on_tokens_equals_forward_on_the_map_and_keeps_no_inpu
 
 def test_conv_ffn_keeps_its_forward():
     ffn = MixFFN(8, 32, use_conv=True)
-    use_fast_forward(ffn)
+    use_fast_pvt_forward(ffn)
     assert type(ffn) is MixFFN
 
 

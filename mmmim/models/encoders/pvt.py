@@ -15,7 +15,8 @@ from torch import nn
 
 from mmmim.registry import MODELS
 
-from ..fast_blocks import conv1x1_as_linear, conv1x1_on_map, conv_on_tokens, use_fast_forward
+from ..fast_blocks import conv1x1_as_linear, conv1x1_on_map, conv_on_tokens
+from ..fast_pvt_blocks import use_fast_forward
 from ..layer_depth import family_rule
 from ..pos_embed import sincos_pos_embed
 from ..structures import MaskSet
