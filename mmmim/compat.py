@@ -1,7 +1,7 @@
 """Shims for the OpenMMLab stack on current torch / numpy, applied once at import.
 
 Each shim is small, idempotent and has a test that fails without it
-(``tests/test_compat.py``; the resizer routing in ``tests/test_converters/test_pos_embed.py``):
+(``tests/test_compat.py``; the resizer routing in ``tests/test_models/test_pos_embed.py``):
 
 1. ``torch.load`` defaults to ``weights_only=True`` since torch 2.6; mmengine 0.10.7
    checkpoints hold a few non-tensor objects (``HistoryBuffer`` of the message hub,
@@ -16,7 +16,7 @@ Each shim is small, idempotent and has a test that fails without it
 3. mmpretrain's position-embedding and relative-table resizers (the latter calls
    SciPy's ``interp2d``, removed in SciPy 1.14, on every Swin window change, e.g.
    pretraining window 8 -> fine-tuning window 16) are replaced in mmpretrain's
-   backbone modules by mmmim's single resizer (:mod:`mmmim.converters.pos_embed`), so
+   backbone modules by mmmim's single resizer (:mod:`mmmim.models.pos_embed`), so
    every load path resizes alike.
 4. mmcv's ``adjust_hue`` (mmpretrain's ``ColorJitter(hue=...)``) shifts the hue channel
    by ``np.uint8(hue_factor * 255)``, which numpy 2 refuses for a negative factor
@@ -110,7 +110,7 @@ def keep_mmpretrain_multimodal_off() -> bool:
 
 def route_mmpretrain_resizers() -> list:
     """Route mmpretrain's position-embedding and relative-table resizing through
-    :mod:`mmmim.converters.pos_embed`, so that a checkpoint loaded by mmpretrain's own
+    :mod:`mmmim.models.pos_embed`, so that a checkpoint loaded by mmpretrain's own
     ``load_state_dict`` hooks gets the same tensors as through our converters.
 
     Every mmpretrain module that imported ``resize_pos_embed`` (the same bicubic
