@@ -62,6 +62,7 @@ def test_ummae_swin_t_upernet__differs_from_the_supervised_one_only_in_recipe_it
         cfg['model'].pop('test_cfg')
         cfg['optim_wrapper']['optimizer'].pop('lr')
         cfg['optim_wrapper']['optimizer'].pop('weight_decay')
+        cfg['optim_wrapper'].pop('paramwise_cfg')
     assert ummae == supervised
 
 

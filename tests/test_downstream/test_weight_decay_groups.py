@@ -134,14 +134,18 @@ def test_pvt_detection_configs__decay_every_parameter_as_the_official_pvt(config
     assert set(wd.values()) == {1e-4}
 
 
-def test_pvt_segmentation__exempts_only_1d_parameters_as_ummae_seg():
+@pytest.mark.parametrize('config, position', [
+    ('pvt-small_upernet_8xb2-160k_ade20k-512x512.py', 'pos_embed'),
+    ('swin-tiny-patch4-window16-ummae_upernet_8xb2-160k_ade20k-512x512.py',
+     'relative_position_bias_table'),
+])
+def test_ummae_segmentation__exempts_only_1d_parameters_as_ummae_seg(config, position):
     """UM-MAE's SEG constructor: 1-D (and ``.bias``) parameters only; the position
-    embeddings decayed."""
-    model, cfg = built(SEG / 'pvt-small_upernet_8xb2-160k_ade20k-512x512.py',
-                       tiny_segmentor, 'mmseg')
+    embeddings and bias tables decayed."""
+    model, cfg = built(SEG / config, tiny_segmentor, 'mmseg')
     wd = weight_decay_of(model, cfg.optim_wrapper)
     assert exempt(wd) == {n for n, p in model.named_parameters() if p.ndim <= 1}
-    positions = [n for n in wd if 'pos_embed' in n]
+    positions = [n for n in wd if position in n]
     assert positions and all(wd[n] == 0.05 for n in positions)
 
 

@@ -8,7 +8,8 @@
 # window 16 (UM-MAE's fine-tune window; the classifier's 16/16/16/8 tables load
 # unchanged in stages 0-2, stage 3's 8 is resized to 16), drop path 0.1 (not 0.3),
 # AdamW lr 1e-4 / wd 0.05 (not 6e-5 / 0.01), no layer decay, head width 768 (not 512),
-# slide test 512 / 341 (not whole image).
+# slide test 512 / 341 (not whole image), weight decay on every parameter but the 1-D
+# ones (UM-MAE's SEG constructor: norms and biases exempt, bias tables decayed).
 # Not as UM-MAE: its 1x1 projections of each stage to 768 (linear, no norm) feed the
 # head; here the head reads the stage maps, and its own 1x1 lateral convs (and the
 # auxiliary head's 3x3 conv) compose with such a projection into one linear map, so
@@ -26,4 +27,6 @@ model = dict(
     test_cfg=dict(mode='slide', crop_size=(512, 512), stride=(341, 341)))
 
 optim_wrapper = dict(
-    optimizer=dict(lr=1e-4, weight_decay=0.05), paramwise_cfg=dict(layer_decay_rate=1.0))
+    optimizer=dict(lr=1e-4, weight_decay=0.05),
+    paramwise_cfg=dict(layer_decay_rate=1.0, no_decay_1d=True, no_decay_names=(),
+                       no_decay_norms=None))
