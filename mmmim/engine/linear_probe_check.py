@@ -68,6 +68,9 @@ class LinearProbeLoop(ValLoop):
     (``split='eval'``), with their labels (the samples' ``gt_label``); the model's
     train / eval mode is what it was before (the loop may run mid-epoch).
 
+    Meant for one process (the digits runs): under several, each rank probes its
+    shard and the collected samples may include the samplers' padding repeats.
+
     Args:
         runner, dataloader, evaluator, fp16: as ``ValLoop``.
         fit_dataloader: the labeled samples the probe is fitted on (a loader or its
@@ -88,15 +91,14 @@ class LinearProbeLoop(ValLoop):
             else self.runner.model
         was_training = model.training
         model.eval()
-        count = 0
+        loaders = (('fit', self.fit_dataloader), ('eval', self.dataloader))
         with preserved_random_states():
-            for split, loader in (('fit', self.fit_dataloader), ('eval', self.dataloader)):
+            for split, loader in loaders:
                 for data_batch in loader:
-                    samples = self.features_of(model, data_batch, split)
-                    self.evaluator.process(samples, data_batch)
-                    count += len(samples)
+                    self.evaluator.process(self.features_of(model, data_batch, split),
+                                           data_batch)
         model.train(was_training)
-        metrics = self.evaluator.evaluate(count)
+        metrics = self.evaluator.evaluate(sum(len(loader.dataset) for _, loader in loaders))
         self.runner.call_hook('after_val_epoch', metrics=metrics)
         self.runner.call_hook('after_val')
         return metrics

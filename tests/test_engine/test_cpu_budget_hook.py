@@ -62,3 +62,33 @@ def test_no_budget__only_counts(clock):
 def test_non_positive_budget__refused():
     with pytest.raises(ValueError, match='cpu_seconds must be > 0'):
         CPUBudgetHook(cpu_seconds=0)
+
+
+class CountingValLoop:
+    def __init__(self):
+        self.runs = 0
+
+    def run(self):
+        self.runs += 1
+
+
+@pytest.mark.parametrize('last_validated_iter, extra_runs', [(20, 1), (25, 0)])
+def test_validate_at_end__only_when_the_loop_did_not_just_validate(
+        clock, last_validated_iter, extra_runs):
+    hook, runner = CPUBudgetHook(save_at_stop=False), fake_runner()
+    runner.val_loop = CountingValLoop()
+    runner.iter = last_validated_iter
+    hook.after_val_epoch(runner, {})
+    runner.iter = 25                                # the run ends at iteration 25
+    hook.after_train(runner)
+    assert runner.val_loop.runs == extra_runs
+
+
+def test_validate_at_start__once_before_the_first_iteration_only(clock):
+    hook, runner = CPUBudgetHook(validate_at_start=True), fake_runner()
+    runner.val_loop = CountingValLoop()
+    hook.before_train(runner)
+    hook.before_train_iter(runner, 0)
+    runner.iter = 1
+    hook.before_train_iter(runner, 1)
+    assert runner.val_loop.runs == 1
