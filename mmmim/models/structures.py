@@ -60,6 +60,10 @@ class MaskSet:
                        unit_size=self.unit_size * gh // h, num_masked=num_masked)
 
 
+#: How an encoder lays out its spatial tokens (:attr:`EncoderOutput.layout`).
+LAYOUTS = ('visible', 'full_grid', 'compact')
+
+
 @dataclass
 class EncoderOutput:
     """What an encoder hands to the decoder(s).
@@ -73,9 +77,23 @@ class EncoderOutput:
         taps: named intermediate outputs (``'block3'``, ``'stage1'``...), each
             ``[B, N_i, C_i]``, for multi-level decoders.
         tap_hw: spatial size of each tap.
+        layout: where the spatial tokens (of ``tokens`` and of every tap) sit:
+
+            - ``'visible'``: ``hw`` is the whole token grid and the tokens are those
+              of its visible units only, in ascending row-major order (MAE's ViT);
+            - ``'full_grid'``: every token of ``hw``, masked units holding a mask
+              token (SimMIM-style pyramids);
+            - ``'compact'``: ``hw`` is UM-MAE's compact map, half the side of the
+              full grid: token ``(r, c)`` holds the visible unit of 2x2 window
+              ``(r, c)`` at that resolution, inner layout intact
+              (:mod:`~mmmim.models.encoders.compaction`).
+
+            :func:`~mmmim.models.encoders.compaction.to_visible_rows` turns any of
+            them into ``'visible'``.
     """
     tokens: torch.Tensor
     hw: Tuple[int, int]
     num_extra_tokens: int = 0
     taps: Dict[str, torch.Tensor] = field(default_factory=dict)
     tap_hw: Dict[str, Tuple[int, int]] = field(default_factory=dict)
+    layout: str = 'visible'

@@ -7,13 +7,10 @@ from photos import photo_tensor
 from torch import nn
 
 from mmmim.models import MaskSet
-from mmmim.models.decoders.localmim_decoder import LocalMIMDecoder, compact_index
+from mmmim.models.decoders.localmim_decoder import LocalMIMDecoder
 from mmmim.models.encoders import MaskedSwin
-from mmmim.models.encoders.compaction import compact_map, window_choice, window_index
-from mmmim.models.maskers import UniformMasker
 from mmmim.models.structures import EncoderOutput
 from mmmim.models.targets import MultiScalePixelTarget, PixelTarget
-from mmmim.models.utils import gather_rows
 from mmmim.registry import MODELS
 
 init_default_scope('mmmim')
@@ -177,43 +174,20 @@ def test_multiscale_pixels__each_scale_equals_pixel_target(photo_batch):
         assert target.grid((64, 64), f'pix{k}') == (64 // k, 64 // k)
 
 
-def test_compact_index__is_window_index_for_one_token_per_unit():
-    assert torch.equal(compact_index((3, 4), 1), window_index((6, 8)))
-
-
-@pytest.mark.parametrize('per_unit', [1, 2])
-def test_uncompact__each_compact_token_returns_to_its_place_in_its_unit(per_unit):
-    """Compacting a full token map then uncompacting gives the full map's tokens of
-    the visible units, row-major over the full grid."""
-    torch.manual_seed(0)
-    images = torch.zeros(3, 3, 128, 128)
-    masks = UniformMasker(unit_size=16, secondary_ratio=0.)(images)    # 8x8 units
-    side = 8 * per_unit
-    full = torch.randn(3, 5, side, side)                               # [B, C, h, w]
-    compact = compact_map(full, window_choice(masks.visible, masks.grid))
-    decoder = LocalMIMDecoder(in_dims=5, dims=8, num_heads=2, scale=None,
-                              token_layout='compact')
-    latent = EncoderOutput(compact.flatten(2).transpose(1, 2), compact.shape[-2:])
-    visible, on_grid = decoder.uncompact(latent, masks)
-    assert on_grid.grid == (side, side)
-    expected = gather_rows(full.flatten(2).transpose(1, 2), on_grid.visible)
-    assert torch.equal(visible.tokens, expected)
-
-
 def test_full_grid_layout__stage_decoder_reads_only_visible_tokens():
     """Mask-token encoders (SimMIM-style) give every token; the stage decoder keeps
     the visible units' tokens and puts its own mask token elsewhere."""
     torch.manual_seed(0)
-    decoder = LocalMIMDecoder(in_dims=16, dims=32, num_heads=2, out_channels=54, scale=None,
-                              token_layout='full')
+    decoder = LocalMIMDecoder(in_dims=16, dims=32, num_heads=2, out_channels=54, scale=None)
     decoder.init_weights()
     masks = MaskSet(mask=torch.rand(2, 16).argsort(1) < 12, grid=(4, 4), unit_size=32)
     tokens = torch.randn(2, 16 * 16, 16)                       # 8-px tokens at 128 px
-    pred = decoder(EncoderOutput(tokens, (16, 16)), masks)
+    pred = decoder(EncoderOutput(tokens, (16, 16), layout='full_grid'), masks)
     assert pred.shape == (2, 256, 54)
     masked = masks.mask.view(2, 4, 1, 4, 1).expand(2, 4, 4, 4, 4).reshape(2, 256)
     changed = tokens + 10. * masked[..., None]
-    assert torch.allclose(decoder(EncoderOutput(changed, (16, 16)), masks), pred)
+    assert torch.allclose(decoder(EncoderOutput(changed, (16, 16), layout='full_grid'), masks),
+                          pred)
 
 
 def test_predict__per_level_predictions_and_targets(photo_batch):

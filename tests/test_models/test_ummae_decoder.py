@@ -58,10 +58,9 @@ def test_ummae_decoder__each_visible_token_carries_its_own_unit_position():
 class WindowOrderDecoder(UMMAEDecoder):
     """The official code's probable bug: visible tokens handed over in window order."""
 
-    def visible_tokens(self, latent, masks):
-        (h, w), b = latent.hw, latent.tokens.shape[0]
-        x = self.shuffle(self.expand(latent.tokens).transpose(1, 2).reshape(b, -1, h, w))
-        return x.flatten(2).transpose(1, 2)
+    def forward(self, latent, masks, masked_only=False):
+        in_window_order = self.to_windows(latent, masks).tokens
+        return self.mae(EncoderOutput(in_window_order, masks.grid), masks, masked_only)
 
 
 def test_ummae_decoder__alignment_check_catches_window_order_hand_over():

@@ -1,9 +1,8 @@
 """LocalMIM's flow: small decoders tapped at several encoder levels, one target scale each."""
-import inspect
 import re
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Dict, Iterator, List, Optional, Sequence
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 import torch
 from mmengine.model import ModuleList
@@ -16,7 +15,6 @@ from ..utils import resample_mask
 from .masked_image_model import MaskedImageModel, ModuleOrCfg, build_slot, secondaries
 
 OUTPUT_TAP = 'out'  # the encoder's final (normed) tokens, ``EncoderOutput.tokens``
-TOKEN_LAYOUT = {'mask_token': 'full', 'compact': 'compact'}  # by encoder.masking
 
 
 @dataclass
@@ -52,21 +50,15 @@ def detach_inputs(module: nn.Module, args: tuple) -> tuple:
 
 def level_decoder_cfg(cfg: ModuleOrCfg, encoder: nn.Module, target: nn.Module,
                       tap: str, scale: str) -> ModuleOrCfg:
-    """Fill what a level's decoder config leaves out and its class accepts: the
-    tap's width, whether the tap still needs its norm, the target's width at
-    ``scale`` and how the encoder lays its tokens out."""
+    """Fill what a level's decoder config leaves out: the tap's width, whether the
+    tap still needs its norm and the target's width at ``scale``."""
     if not isinstance(cfg, dict):
         return cfg
-    cls = cfg['type'] if isinstance(cfg['type'], type) else MODELS.get(cfg['type'])
-    if cls is None:
-        raise KeyError(f"decoder type {cfg['type']!r} is not registered")
-    accepted = inspect.signature(cls).parameters
     derived = dict(
         in_dims=getattr(encoder, 'tap_dims', {}).get(tap, getattr(encoder, 'out_dims', None)),
         in_norm=tap != OUTPUT_TAP,
-        out_channels=target.dims(scale) if hasattr(target, 'dims') else target.out_dims,
-        token_layout=TOKEN_LAYOUT.get(getattr(encoder, 'masking', None), 'visible'))
-    return {**{k: v for k, v in derived.items() if k in accepted and v is not None}, **cfg}
+        out_channels=target.dims(scale) if hasattr(target, 'dims') else target.out_dims)
+    return {**{k: v for k, v in derived.items() if v is not None}, **cfg}
 
 
 def with_block_taps(encoder: ModuleOrCfg, taps: Sequence[str]) -> ModuleOrCfg:
@@ -143,9 +135,14 @@ class MultiLevelMaskedImageModel(MaskedImageModel):
         latent = self.encode(inputs, masks)
         targets = self.target.multi_scale(inputs)
         return {level.log_name: level.weight * self.level_loss(
-                    decoder(self.level_input(latent, level.tap), masks),
-                    targets[level.target], masks, inputs, level.target)
-                for level, decoder in zip(self.levels, self.decoders)}
+                    pred, targets[level.target], masks, inputs, level.target)
+                for level, pred in self.level_predictions(latent, masks)}
+
+    def level_predictions(self, latent: EncoderOutput, masks: MaskSet
+                          ) -> List[Tuple[Level, torch.Tensor]]:
+        """Each level with its decoder's predictions ``[B, L_s, D_s]`` from its tap."""
+        return [(level, decoder(self.level_input(latent, level.tap), masks))
+                for level, decoder in zip(self.levels, self.decoders)]
 
     def level_loss(self, pred: torch.Tensor, target: torch.Tensor, masks: MaskSet,
                    inputs: torch.Tensor, scale: str) -> torch.Tensor:
@@ -163,7 +160,7 @@ class MultiLevelMaskedImageModel(MaskedImageModel):
         if tap not in latent.taps:
             raise KeyError(f'the encoder gave taps {sorted(latent.taps)}, not {tap!r}')
         return EncoderOutput(tokens=latent.taps[tap], hw=latent.tap_hw[tap],
-                             num_extra_tokens=latent.num_extra_tokens)
+                             num_extra_tokens=latent.num_extra_tokens, layout=latent.layout)
 
     def encode(self, inputs: torch.Tensor, masks: MaskSet) -> EncoderOutput:
         """The encoder's output; with ``isolate_levels``, the main stream detached
@@ -194,9 +191,8 @@ class MultiLevelMaskedImageModel(MaskedImageModel):
         masks = self.masker(inputs)
         latent = self.encoder(inputs, masks)
         targets = self.target.multi_scale(inputs)
-        per_level = {level.log_name: (decoder(self.level_input(latent, level.tap), masks),
-                                      targets[level.target])
-                     for level, decoder in zip(self.levels, self.decoders)}
+        per_level = {level.log_name: (pred, targets[level.target])
+                     for level, pred in self.level_predictions(latent, masks)}
         return [dict(mask=m, secondary=s, grid=masks.grid, unit_size=masks.unit_size,
                      levels={k: (p[i], t[i]) for k, (p, t) in per_level.items()})
                 for i, (m, s) in enumerate(zip(masks.mask, secondaries(masks)))]

@@ -1,5 +1,6 @@
 """MAE's transformer decoder over the full unit grid."""
 from functools import partial
+from typing import Optional
 
 import torch
 from mmengine.model import BaseModule
@@ -28,7 +29,8 @@ class MAEDecoder(BaseModule):
         dims, depth, num_heads, mlp_ratio: decoder transformer.
         unit_size: side in pixels of the unit each output token predicts.
         out_channels: channels predicted per pixel.
-        predictor_dims: output features per unit; default ``unit_size**2 * out_channels``.
+        predictor_dims: output features per unit; default ``unit_size**2 * out_channels``;
+            0: no predictor (the normed tokens, for a wrapping decoder's own head).
         embed: project the encoder tokens with a Linear; False (needs
             ``in_dims == dims``) when a wrapping decoder already did (UM-MAE).
         with_cp: activation checkpointing of every block (less memory).
@@ -39,7 +41,7 @@ class MAEDecoder(BaseModule):
 
     def __init__(self, in_dims: int = 768, dims: int = 512, depth: int = 8,
                  num_heads: int = 16, mlp_ratio: float = 4., unit_size: int = 16,
-                 out_channels: int = 3, predictor_dims: int = None, embed: bool = True,
+                 out_channels: int = 3, predictor_dims: Optional[int] = None, embed: bool = True,
                  with_cp: bool = False, init_cfg=None) -> None:
         super().__init__(init_cfg)
         self.with_cp = with_cp
@@ -53,7 +55,9 @@ class MAEDecoder(BaseModule):
             for _ in range(depth)])
         use_fast_forward(self.blocks)
         self.norm = nn.LayerNorm(dims, eps=1e-6)
-        self.predictor = nn.Linear(dims, predictor_dims or unit_size**2 * out_channels)
+        if predictor_dims is None:
+            predictor_dims = unit_size**2 * out_channels
+        self.predictor = nn.Linear(dims, predictor_dims) if predictor_dims else nn.Identity()
 
     def init_weights(self) -> None:
         super().init_weights()

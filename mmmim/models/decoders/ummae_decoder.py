@@ -5,9 +5,9 @@ from torch import nn
 
 from mmmim.registry import MODELS
 
-from ..encoders.compaction import window_index
+from ..encoders.compaction import to_visible_rows
 from ..structures import EncoderOutput, MaskSet
-from ..utils import gather_rows, init_linear_and_norm, take_rows
+from ..utils import init_linear_and_norm
 from .mae_decoder import MAEDecoder
 
 
@@ -17,9 +17,10 @@ class UMMAEDecoder(BaseModule):
 
     ``[B, h*w, C_enc]`` (h*w = a quarter of the 2x2 windows, e.g. 4x4 at 256 px)
     -> Linear to ``4 * dims`` -> PixelShuffle(2) -> ``[B, windows, dims]``, one
-    token per window in window order -> reordered to the row-major order of the
-    visible units over the full unit grid (the order :class:`MAEDecoder` scatters
-    in), so each visible token gets its own unit's position -> mask tokens, fixed
+    token per window, a compact map with one token per unit -> reordered to the
+    row-major order of the visible units over the full unit grid
+    (:func:`to_visible_rows`, the order :class:`MAEDecoder` scatters in), so each
+    visible token gets its own unit's position -> mask tokens, fixed
     sin-cos positions over the unit grid, ``depth`` blocks, Linear to
     ``unit_size**2 * out_channels`` per unit (a wrapped :class:`MAEDecoder` with
     its input Linear skipped).
@@ -47,9 +48,9 @@ class UMMAEDecoder(BaseModule):
         super().init_weights()
         init_linear_and_norm(self.expand)
 
-    def visible_tokens(self, latent: EncoderOutput, masks: MaskSet) -> torch.Tensor:
-        """-> ``[B, K, dims]``: one token per visible unit, row-major over the unit
-        grid (each window's token moved to its visible unit's place in that order)."""
+    def to_windows(self, latent: EncoderOutput, masks: MaskSet) -> EncoderOutput:
+        """Compact tokens ``[B, h*w, C]`` -> ``[B, 2h*2w, dims]``: one token per 2x2
+        window of the unit grid, a compact map with one token per unit."""
         (h, w), (gh, gw) = latent.hw, masks.grid
         if (2 * h, 2 * w) != (gh // 2, gw // 2):
             raise ValueError(f'{h}x{w} encoder tokens do not upsample 2x onto the '
@@ -57,14 +58,11 @@ class UMMAEDecoder(BaseModule):
         b = latent.tokens.shape[0]
         x = self.expand(latent.tokens[:, latent.num_extra_tokens:])   # [B, h*w, 4D]
         x = self.shuffle(x.transpose(1, 2).reshape(b, -1, h, w))     # [B, D, 2h, 2w]
-        x = x.flatten(2).transpose(1, 2)                              # [B, windows, D]
-        windows = window_index(masks.grid, x.device)[None, :, None].expand(b, -1, 1)
-        order = gather_rows(windows, masks.visible, masks.num_visible)  # [B, K, 1]
-        return take_rows(x, order[..., 0])                            # [B, K, D]
+        return EncoderOutput(x.flatten(2).transpose(1, 2), (2 * h, 2 * w), layout='compact')
 
     def forward(self, latent: EncoderOutput, masks: MaskSet,
                 masked_only: bool = False) -> torch.Tensor:
         """-> predictions ``[B, L, unit_size**2 * out_channels]`` for every unit, or
         for the masked units only (``masked_only``: :meth:`MAEDecoder.forward`)."""
-        tokens = self.visible_tokens(latent, masks)
-        return self.mae(EncoderOutput(tokens=tokens, hw=masks.grid), masks, masked_only)
+        visible, masks = to_visible_rows(self.to_windows(latent, masks), masks)
+        return self.mae(visible, masks, masked_only)

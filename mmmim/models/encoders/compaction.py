@@ -7,15 +7,19 @@ visible content, inner layout of every unit intact. Any map that tiles into the
 unit grid (the image, a token map, a position map) compacts the same way, so
 compacting the image then patch-embedding it equals patch-embedding then
 compacting the token map whenever the patch embedding does not overlap units.
+:func:`to_visible_rows` is the inverse a decoder needs: each compact token back to
+its place among the visible tokens of the full grid.
 """
 from typing import Tuple
 
 import torch
 import torch.nn.functional as F
 
-from ..utils import check_all
+from ..structures import LAYOUTS, EncoderOutput, MaskSet
+from ..utils import check_all, gather_rows, take_rows
 
-__all__ = ['window_choice', 'compact_map', 'compact_units', 'compact_pos_embed', 'window_index']
+__all__ = ['window_choice', 'compact_map', 'compact_units', 'compact_pos_embed',
+           'compact_index', 'to_visible_rows']
 
 
 def window_choice(visible: torch.Tensor, grid: Tuple[int, int]) -> torch.Tensor:
@@ -76,9 +80,45 @@ def compact_pos_embed(pos: torch.Tensor, choice: torch.Tensor,
     return out.flatten(2).transpose(1, 2)
 
 
-def window_index(grid: Tuple[int, int], device=None) -> torch.Tensor:
-    """long ``[gh*gw]``: the row-major 2x2-window index of each unit."""
-    gh, gw = grid
-    rows = torch.arange(gh, device=device)[:, None] // 2
-    cols = torch.arange(gw, device=device)[None] // 2
-    return (rows * (gw // 2) + cols).flatten()
+def compact_index(windows: Tuple[int, int], per_unit: int, device=None) -> torch.Tensor:
+    """long ``[(2*wh*r) * (2*ww*r)]``: for each token of the full grid with ``r``
+    tokens per unit side, the row-major index of the token in the compact map
+    (``wh*r x ww*r``) that holds it when its unit is its window's visible one.
+    With ``r = 1`` this is the unit's window index."""
+    (wh, ww), r = windows, per_unit
+    rows = torch.arange(2 * wh * r, device=device)
+    cols = torch.arange(2 * ww * r, device=device)
+    compact_rows = rows // (2 * r) * r + rows % r
+    compact_cols = cols // (2 * r) * r + cols % r
+    return (compact_rows[:, None] * (ww * r) + compact_cols[None]).flatten()
+
+
+def to_visible_rows(latent: EncoderOutput, masks: MaskSet) -> Tuple[EncoderOutput, MaskSet]:
+    """Tokens in any layout (:attr:`EncoderOutput.layout`) -> the same tokens in the
+    ``'visible'`` layout and the mask on their grid: ``[B, extra + K, C]``, the
+    tokens of the visible units in row-major order of the full token grid (``hw``
+    for ``'visible'`` and ``'full_grid'``, twice the compact side for
+    ``'compact'``), extra tokens kept in front. A compact map must give each unit
+    a whole number of tokens per side (raises otherwise)."""
+    if latent.layout not in LAYOUTS:
+        raise ValueError(f'layout must be one of {LAYOUTS}, got {latent.layout!r}')
+    if latent.layout == 'visible':
+        return latent, masks.on_grid(latent.hw)
+    extra, tokens = (latent.tokens[:, :latent.num_extra_tokens],
+                     latent.tokens[:, latent.num_extra_tokens:])
+    (h, w), b = latent.hw, tokens.shape[0]
+    if latent.layout == 'full_grid':
+        on_grid = masks.on_grid((h, w))
+        visible = gather_rows(tokens, on_grid.visible, on_grid.num_visible)
+    else:
+        windows = (masks.grid[0] // 2, masks.grid[1] // 2)
+        if h % windows[0] or w % windows[1] or h // windows[0] != w // windows[1]:
+            raise ValueError(f'{h}x{w} compact tokens do not tile the {windows} windows '
+                             '(tokens coarser than a unit need upsampling first)')
+        on_grid = masks.on_grid((2 * h, 2 * w))
+        index = compact_index(windows, h // windows[0], tokens.device)[None, :, None]
+        order = gather_rows(index.expand(b, -1, 1), on_grid.visible, on_grid.num_visible)
+        visible = take_rows(tokens, order[..., 0])                     # [B, K, C]
+    if latent.num_extra_tokens:
+        visible = torch.cat([extra, visible], 1)
+    return EncoderOutput(visible, on_grid.grid, latent.num_extra_tokens), on_grid

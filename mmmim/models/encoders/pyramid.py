@@ -104,5 +104,7 @@ class MaskedPyramid:
                        taps: Dict[str, torch.Tensor],
                        tap_hw: Dict[str, Tuple[int, int]]) -> EncoderOutput:
         """What the masked forward returns: the last stage's normed tokens ``[B, h*w,
-        C]`` on the ``hw`` grid and the named stage outputs with their grids."""
-        return EncoderOutput(tokens=tokens, hw=hw, taps=taps, tap_hw=tap_hw)
+        C]`` on the ``hw`` grid and the named stage outputs with their grids, laid
+        out compact or over the full grid (:attr:`EncoderOutput.layout`)."""
+        return EncoderOutput(tokens=tokens, hw=hw, taps=taps, tap_hw=tap_hw,
+                             layout='compact' if self.masking == 'compact' else 'full_grid')
