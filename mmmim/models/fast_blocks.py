@@ -75,7 +75,7 @@ def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
     (bf16 autocast) with at most :data:`EXPLICIT_MAX_KEYS` keys: there torch's fused
     CPU kernel is slower than the explicit product (1.2x for ViT-B's encoder
     attention, 1.0-2.0x for PVT-S's stages, forward and backward with the q/k/v
-    Linears: ``tools/analysis_tools/benchmark_attention.py``). The scores and the
+    Linears: ``tools/experiments/benchmark_attention.py``). The scores and the
     weighted sum run as half-precision matmuls; the softmax takes and gives the
     half-precision scores (computed in fp32 inside the kernel, as autocast's fp32
     softmax rounded back), so only a half-precision copy of the weights is kept for

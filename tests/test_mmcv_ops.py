@@ -9,7 +9,7 @@ from mmengine.registry import Registry
 
 from mmmim.mmcv_ops import INSTALL_OPS, is_missing_ops, register_needs_ops
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 # an interpreter whose mmcv has no compiled ops: importing mmcv._ext fails as it does
 # for mmcv built with MMCV_WITH_OPS=0
 WITHOUT_OPS = '''
