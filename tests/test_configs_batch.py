@@ -88,7 +88,12 @@ def test_schedule_in_epochs__follows_the_micro_batches_per_epoch(path):
         assert scheduler['by_epoch'] and scheduler['convert_to_iter_based'], scheduler
 
 
-@pytest.mark.parametrize('path', NAMED, ids=IDS)
+CPU_CONFIGS = ('demo', 'digits')  # folders of configs made to run on the CPU
+
+
+@pytest.mark.parametrize('path', [p for p in NAMED if not set(CPU_CONFIGS) & set(p.parts)],
+                         ids=[i for p, i in zip(NAMED, IDS)
+                              if not set(CPU_CONFIGS) & set(p.parts)])
 def test_gpu_transfer__pinned_loader_and_non_blocking_copy(path):
     cfg = Config.fromfile(str(path))
     assert cfg.train_dataloader.pin_memory is True
@@ -99,8 +104,9 @@ def test_gpu_transfer__pinned_loader_and_non_blocking_copy(path):
     assert preprocessor._non_blocking is True
 
 
-@pytest.mark.parametrize('path', [p for p in PRETRAIN_CONFIGS if 'demo' in p.parts])
-def test_demo_configs__cpu_loader_does_not_pin(path):
+@pytest.mark.parametrize('path', [p for p in PRETRAIN_CONFIGS
+                                  if set(CPU_CONFIGS) & set(p.parts)])
+def test_cpu_configs__loader_does_not_pin(path):
     assert not Config.fromfile(str(path)).train_dataloader.get('pin_memory', False)
 
 

@@ -6,6 +6,7 @@ from .dist import init_cpu_distributed
 from .heldout_check import MaskedUnitErrorMetric, SeededValLoop
 from .hooks import (
                     AtomicCheckpointHook,
+                    CPUBudgetHook,
                     ExpNameOnceLoggerHook,
                     ParamGroupLrHook,
                     PreemptionCheckpointHook,
@@ -14,6 +15,7 @@ from .hooks import (
                     SkippedImagesHook,
                     TrainSetupReportHook,
 )
+from .linear_probe_check import LinearProbeLoop, LinearProbeMetric
 from .optimizers import (
                     GuardedAmpOptimWrapper,
                     GuardedOptimWrapper,
@@ -25,8 +27,9 @@ from .runner import ResumableEpochBasedTrainLoop
 from .samplers import ResumableSampler
 
 __all__ = [
-    'AtomicCheckpointHook', 'ExpNameOnceLoggerHook', 'GuardedAmpOptimWrapper',
-    'GuardedOptimWrapper', 'LayerDecayOptimWrapperConstructor', 'MaskedUnitErrorMetric',
+    'AtomicCheckpointHook', 'CPUBudgetHook', 'ExpNameOnceLoggerHook', 'GuardedAmpOptimWrapper',
+    'GuardedOptimWrapper', 'LayerDecayOptimWrapperConstructor', 'LinearProbeLoop',
+    'LinearProbeMetric', 'MaskedUnitErrorMetric',
     'NonFiniteLossGuardMixin',
     'ParamGroupLrHook', 'PreemptionCheckpointHook', 'RandomStateHook',
     'ReconstructionVisualizationHook',

@@ -14,7 +14,6 @@ _base_ = [
     '../../_base_/schedules/adamw_coslr_pretrain.py',
     '../../_base_/default_runtime.py',
 ]
-custom_imports = dict(imports=['mmmim.engine.linear_probe_check'], allow_failed_imports=False)
 
 data_root = 'data/digits'
 image_size = 32
@@ -34,7 +33,7 @@ train_pipeline = [
     dict(type='PackInputs'),
 ]
 train_dataloader = dict(
-    batch_size=128, num_workers=0, persistent_workers=False,
+    batch_size=128, num_workers=0, persistent_workers=False, pin_memory=False,  # CPU runs
     dataset=dict(data_root=data_root, data_prefix='train', pipeline=train_pipeline))
 
 # AdamW (0.9, 0.95), wd 0.05, lr 1.5e-3 at batch 128; 10% warm-up then cosine.
