@@ -37,7 +37,7 @@ from mmcv.cnn.bricks.drop import DropPath
 from mmpretrain.models.utils.attention import MultiheadAttention, ShiftWindowMSA, WindowMSA
 from torch import nn
 
-from .utils import take_rows
+from .utils import gather_rows
 
 __all__ = ['attention', 'explicit_attention',
            'UnbindQKVAttention', 'encoder_layer_on_rows', 'UnbindQKVWindowMSA',
@@ -153,7 +153,7 @@ class UnbindQKVAttention(MultiheadAttention):
             raise ValueError('forward_rows does not take the v shortcut')
         weight, bias, c, heads = self.qkv.weight, self.qkv.bias, self.embed_dims, self.num_heads
         k, v = split_heads(packed_linear(x, weight, bias, slice(c, None)), heads, 2)
-        q, = split_heads(packed_linear(take_rows(x, rows), weight, bias, slice(None, c)),
+        q, = split_heads(packed_linear(gather_rows(x, rows), weight, bias, slice(None, c)),
                          heads, 1)                                      # [B, h, R, d]
         dropout = self.attn_drop if self.training else 0.
         return self.project(attention(q, k, v, dropout_p=dropout))
@@ -164,7 +164,7 @@ def encoder_layer_on_rows(layer: nn.Module, x: torch.Tensor, rows: torch.Tensor)
     :class:`UnbindQKVAttention`) computed for ``rows`` only: x ``[B, N, C]``, rows
     long ``[B, R]`` -> ``layer(x)`` at those rows, ``[B, R, C]``. Every row is still
     a key and a value; the other rows' queries, MLP and output are skipped."""
-    identity = take_rows(x, rows)
+    identity = gather_rows(x, rows)
     x = identity + layer.attn.forward_rows(layer.ln1(x), rows)
     return layer.ffn(layer.ln2(x), identity=x)
 

@@ -27,12 +27,18 @@ class MaskSet:
             same, known one (maskers drawing a fixed count set it), else None. With
             it, gathers of the visible rows have a static shape (no data-dependent
             boolean index: no sync, no torch.compile graph break).
+
+    :attr:`visible_rows` and :attr:`masked_rows` (the units' indices, for
+    :func:`~mmmim.models.utils.gather_rows` / ``scatter_rows``) are derived once per
+    MaskSet, by one sort, and shared by every consumer; :meth:`on_grid` maps them.
     """
     mask: torch.Tensor
     grid: Tuple[int, int]
     unit_size: int
     secondary: Optional[torch.Tensor] = None
     num_masked: Optional[int] = None
+    _rows: Optional[Tuple[torch.Tensor, torch.Tensor]] = field(default=None, repr=False,
+                                                                compare=False)
 
     @property
     def visible(self) -> torch.Tensor:
@@ -46,18 +52,70 @@ class MaskSet:
             return None
         return self.grid[0] * self.grid[1] - self.num_masked
 
+    @property
+    def visible_rows(self) -> torch.Tensor:
+        """long ``[B, K]``: the visible units' indices, ascending."""
+        return self.rows()[0]
+
+    @property
+    def masked_rows(self) -> torch.Tensor:
+        """long ``[B, M]``: the masked units' indices, ascending."""
+        return self.rows()[1]
+
+    def rows(self) -> Tuple[torch.Tensor, torch.Tensor]:
+        """``(visible_rows, masked_rows)``, computed on first use: one stable sort
+        of the mask (visible units first) split at ``num_visible``; without a known
+        count, the True places of each row (a data-dependent shape)."""
+        if self._rows is None:
+            if self.num_masked is None:
+                b = self.mask.shape[0]
+                self._rows = (self.visible.nonzero()[:, 1].view(b, -1),
+                              self.mask.nonzero()[:, 1].view(b, -1))
+            else:
+                order = self.mask.to(torch.uint8).argsort(dim=1, stable=True)
+                self._rows = (order[:, :self.num_visible], order[:, self.num_visible:])
+        return self._rows
+
     def on_grid(self, hw: Tuple[int, int]) -> 'MaskSet':
         """The unit mask on a token grid ``hw`` as fine as the units or finer (each
         token inside one unit): bool ``[B, h*w]``, True = token of a masked unit;
-        ``num_masked`` scaled with it. Raises for a coarser grid."""
-        (gh, gw), (h, w) = self.grid, hw
+        ``num_masked`` scaled with it, the rows mapped (no new sort). The same grid
+        gives this MaskSet. Raises for a coarser grid."""
+        (gh, gw), (h, w) = self.grid, tuple(hw)
+        if (h, w) == (gh, gw):
+            return self
         if h < gh or w < gw:
             raise ValueError(f'a {h}x{w} token map is coarser than the {gh}x{gw} unit '
                              'grid: tokens mix units')
         scale = (h // gh) * (w // gw)
         num_masked = None if self.num_masked is None else self.num_masked * scale
-        return MaskSet(mask=resample_mask(self.mask, self.grid, hw), grid=(h, w),
-                       unit_size=self.unit_size * gh // h, num_masked=num_masked)
+        rows = tuple(rows_on_finer_grid(r, self.grid, (h, w)) for r in self.rows())
+        return MaskSet(mask=resample_mask(self.mask, self.grid, (h, w)), grid=(h, w),
+                       unit_size=self.unit_size * gh // h, num_masked=num_masked, _rows=rows)
+
+
+def rows_on_finer_grid(rows: torch.Tensor, grid: Tuple[int, int],
+                       hw: Tuple[int, int]) -> torch.Tensor:
+    """Units' indices ``[B, K]`` (ascending, row-major over ``grid``) -> the indices
+    of their tokens on a finer grid ``hw`` (``s_h x s_w`` tokens per unit),
+    ascending: ``[B, K * s_h * s_w]``. No sort: a unit in unit row ``r`` with ``n``
+    units of that row among ``rows``, ``f`` units of earlier rows before it and ``p``
+    before it in its row, has token ``(i, j)`` at place
+    ``f*s_h*s_w + i*n*s_w + p*s_w + j``."""
+    (gh, gw), (h, w) = grid, hw
+    sh, sw = h // gh, w // gw
+    unit_row, unit_col = rows // gw, rows % gw                              # [B, K]
+    per_row = torch.zeros(rows.shape[0], gh, dtype=rows.dtype, device=rows.device)
+    per_row = per_row.scatter_add(1, unit_row, torch.ones_like(rows))       # [B, gh]
+    earlier = (per_row.cumsum(1) - per_row).gather(1, unit_row)[..., None, None]
+    in_row = per_row.gather(1, unit_row)[..., None, None]
+    before_in_row = torch.arange(rows.shape[1], device=rows.device)[:, None, None] - earlier
+    i = torch.arange(sh, device=rows.device)[:, None]
+    j = torch.arange(sw, device=rows.device)[None]
+    place = (earlier * sh * sw + i * in_row * sw + before_in_row * sw + j).flatten(1)
+    token = ((unit_row[..., None, None] * sh + i) * w + unit_col[..., None, None] * sw
+             + j).flatten(1)                                                 # [B, K*sh*sw]
+    return torch.empty_like(token).scatter(1, place, token)
 
 
 #: How an encoder lays out its spatial tokens (:attr:`EncoderOutput.layout`).

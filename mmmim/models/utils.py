@@ -1,5 +1,5 @@
 """Small tensor helpers shared by encoders, decoders and targets."""
-from typing import Optional, Set, Tuple
+from typing import Set, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -7,7 +7,7 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 __all__ = ['check_all', 'init_linear_and_norm', 'resample_mask',
-           'row_positions', 'gather_rows', 'scatter_rows', 'patchify', 'unpatchify', 'run_block']
+           'gather_rows', 'scatter_rows', 'patchify', 'unpatchify', 'run_block']
 
 
 #: messages of :func:`check_all` already checked on the host for a CUDA tensor
@@ -67,33 +67,16 @@ def resample_mask(mask: torch.Tensor, grid: Tuple[int, int],
     return out.flatten(1)
 
 
-def row_positions(where: torch.Tensor, count: int) -> torch.Tensor:
-    """bool ``[B, L]`` with ``count`` True per row -> long ``[B, count]``: their
-    positions, ascending. A static-shape alternative to ``where.nonzero()``."""
-    order = where.to(torch.uint8).argsort(dim=1, descending=True, stable=True)
-    return order[:, :count]
-
-
-def gather_rows(tokens: torch.Tensor, keep: torch.Tensor,
-                count: Optional[int] = None) -> torch.Tensor:
-    """tokens ``[B, L, C]``, keep bool ``[B, L]`` with the same count K per row
-    -> ``[B, K, C]`` in ascending position order. Pass ``count=K`` when it is
-    known (:attr:`MaskSet.num_visible`): the gather then has a static shape."""
-    if count is None:
-        return tokens[keep].view(tokens.shape[0], -1, tokens.shape[-1])
-    return take_rows(tokens, row_positions(keep, count))
-
-
-def take_rows(tokens: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+def gather_rows(tokens: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
     """tokens ``[B, L, C]``, index long ``[B, R]`` -> ``[B, R, C]``: row
-    ``index[b, r]`` of sample b at place r."""
+    ``index[b, r]`` of sample b at place r (e.g. ``index = masks.visible_rows``)."""
     return tokens.gather(1, index[..., None].expand(-1, -1, tokens.shape[-1]))
 
 
-def scatter_rows(fill: torch.Tensor, rows: torch.Tensor, where: torch.Tensor) -> torch.Tensor:
-    """Inverse of :func:`gather_rows`: ``rows [B, K, C]`` put at the True places
-    of ``where [B, L]`` (K per row) of ``fill [B, L, C]``, in a new tensor."""
-    index = row_positions(where, rows.shape[1])[..., None].expand(-1, -1, fill.shape[-1])
+def scatter_rows(fill: torch.Tensor, rows: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """Inverse of :func:`gather_rows`: ``rows [B, R, C]`` put at the places
+    ``index [B, R]`` of ``fill [B, L, C]``, in a new tensor."""
+    index = index[..., None].expand(-1, -1, fill.shape[-1])
     return fill.scatter(1, index, rows.to(fill.dtype))
 
 

@@ -37,9 +37,10 @@ def test_patchify__unpatchify_round_trip(photo_batch):
 def test_gather_scatter__visible_rows_return_to_their_positions():
     tokens = torch.arange(2 * 6 * 1.).view(2, 6, 1)
     keep = torch.tensor([[1, 0, 1, 0, 0, 1], [0, 1, 1, 0, 1, 0]], dtype=torch.bool)
-    rows = gather_rows(tokens, keep)
+    masks = MaskSet(mask=~keep, grid=(2, 3), unit_size=16, num_masked=3)
+    rows = gather_rows(tokens, masks.visible_rows)
     assert rows.squeeze(-1).tolist() == [[0, 2, 5], [7, 8, 10]]
-    back = scatter_rows(torch.full_like(tokens, -1.), rows, keep)
+    back = scatter_rows(torch.full_like(tokens, -1.), rows, masks.visible_rows)
     assert torch.equal(back[keep], tokens[keep]) and (back[~keep] == -1).all()
 
 
@@ -119,10 +120,11 @@ def decoder_outputs_and_grads(decoder, latent, masks, masked_only):
     decoder.zero_grad()
     tokens = latent.tokens.detach().clone().requires_grad_()
     from mmmim.models import EncoderOutput
-    pred = decoder(EncoderOutput(tokens=tokens, hw=latent.hw,
-                                 num_extra_tokens=latent.num_extra_tokens), masks, masked_only)
-    if not masked_only:
-        pred = gather_rows(pred, masks.mask, masks.num_masked)
+    latent = EncoderOutput(tokens=tokens, hw=latent.hw, num_extra_tokens=latent.num_extra_tokens)
+    if masked_only:
+        pred = decoder(latent, masks, rows=masks.masked_rows)
+    else:
+        pred = gather_rows(decoder(latent, masks), masks.masked_rows)
     (pred * torch.linspace(-1, 1, pred.shape[-1])).square().sum().backward()
     return [pred, tokens.grad] + [p.grad for p in decoder.parameters() if p.grad is not None]
 
@@ -151,10 +153,11 @@ def test_mae_loss__takes_the_masked_only_predictions_and_equals_the_full_loss(ph
     images = real_batch(photo_batch)
     calls = []
     decoder_forward = model.decoder.forward
-    model.decoder.forward = lambda *a, **kw: calls.append(kw) or decoder_forward(*a, **kw)
+    model.decoder.forward = lambda *a, **kw: calls.append((a[1], kw)) or decoder_forward(*a, **kw)
     torch.manual_seed(3)
     loss = model(images, mode='loss')['loss']
-    assert calls == [dict(masked_only=True)]
+    (masks, kwargs), = calls
+    assert list(kwargs) == ['rows'] and torch.equal(kwargs['rows'], masks.masked_rows)
     torch.manual_seed(3)
     masks = model.masker(images)
     full = model.reconstruction_loss(model.decoder(model.encoder(images, masks), masks),
@@ -167,15 +170,36 @@ def test_mae_loss__full_predictions_when_the_target_grid_is_not_the_masks():
     decoder predicts every unit."""
     model = build_tiny_mae(target=dict(type='PixelTarget', patch_size=8))
     masks = model.masker(torch.zeros(2, 3, 64, 64))
-    assert not model.loss_reads_masked_units_only(masks, torch.zeros(2, 3, 64, 64))
+    assert model.loss_rows(masks, torch.zeros(2, 3, 64, 64)) is None
 
 
-def test_mae_decoder__masked_only_needs_a_known_masked_count():
-    import pytest
+def test_mae_loss__masked_rows_only_for_a_known_masked_count():
     model = build_tiny_mae()
     masks = MaskSet(mask=torch.tensor([[True, False, True, True]]), grid=(2, 2), unit_size=16)
-    from mmmim.models import EncoderOutput
-    latent = EncoderOutput(tokens=torch.randn(1, 2, 32), hw=(2, 2), num_extra_tokens=1)
-    with pytest.raises(ValueError, match='num_masked'):
-        model.decoder(latent, masks, masked_only=True)
-    assert not model.loss_reads_masked_units_only(masks, torch.zeros(1, 3, 32, 32))
+    assert model.loss_rows(masks, torch.zeros(1, 3, 32, 32)) is None
+    masks.num_masked = 3
+    assert torch.equal(model.loss_rows(masks, torch.zeros(1, 3, 32, 32)),
+                       torch.tensor([[0, 2, 3]]))
+
+
+def test_one_mae_step__sorts_the_mask_once(photo_batch):
+    """Encoder, decoder and loss share the MaskSet's row indices: a step sorts the
+    mask once (the masker's own draw left out)."""
+    from torch.overrides import TorchFunctionMode
+    sorts = (torch.argsort, torch.Tensor.argsort, torch.sort, torch.Tensor.sort)
+
+    class CountSorts(TorchFunctionMode):
+        calls = 0
+
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            CountSorts.calls += func in sorts
+            return func(*args, **(kwargs or {}))
+
+    model = build_tiny_mae()
+    images = real_batch(photo_batch)
+    masks = model.masker(images)
+    model.masker.forward = lambda inputs: masks
+    with CountSorts():
+        loss = model(images, mode='loss')['loss']
+        loss.backward()
+    assert CountSorts.calls == 1

@@ -58,9 +58,9 @@ def test_ummae_decoder__each_visible_token_carries_its_own_unit_position():
 class WindowOrderDecoder(UMMAEDecoder):
     """The official code's probable bug: visible tokens handed over in window order."""
 
-    def forward(self, latent, masks, masked_only=False):
+    def forward(self, latent, masks, rows=None):
         in_window_order = self.to_windows(latent, masks).tokens
-        return self.mae(EncoderOutput(in_window_order, masks.grid), masks, masked_only)
+        return self.mae(EncoderOutput(in_window_order, masks.grid), masks, rows)
 
 
 def test_ummae_decoder__alignment_check_catches_window_order_hand_over():
@@ -135,13 +135,13 @@ def test_ummae_vit__encoder_sees_one_unit_per_window_and_no_secondary_content():
     assert torch.equal(model.encoder(changed, masks).tokens, tokens)
 
 
-def test_ummae_decoder__masked_only_gives_the_masked_units_predictions():
+def test_ummae_decoder__masked_rows_give_the_masked_units_predictions():
     decoder = tiny_decoder()
     torch.manual_seed(1)
     masks = UniformMasker(secondary_ratio=0.25)(torch.zeros(3, 3, 128, 128))  # 8x8 units
     latent = EncoderOutput(tokens=torch.randn(3, 4, 24), hw=(2, 2))
     full = decoder(latent, masks)                                          # [B, 64, D]
-    rows = decoder(latent, masks, masked_only=True)                        # [B, 48, D]
+    rows = decoder(latent, masks, rows=masks.masked_rows)                  # [B, 48, D]
     assert rows.shape == (3, masks.num_masked, full.shape[-1]) and masks.num_masked == 48
     want = full[masks.mask].view(3, masks.num_masked, -1)
     torch.testing.assert_close(rows, want, atol=1e-5, rtol=1e-5)

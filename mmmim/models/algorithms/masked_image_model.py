@@ -85,26 +85,29 @@ class MaskedImageModel(BaseModel):
         masks = self.masker(inputs)
         latent = self.encoder(inputs, masks)
         target = self.target(inputs)
-        if self.loss_reads_masked_units_only(masks, inputs):
-            pred = self.decoder(latent, masks, masked_only=True)           # [B, M, D]
-            target = gather_rows(target, masks.mask, masks.num_masked)
-            every = torch.ones(target.shape[:2], dtype=torch.bool, device=target.device)
-            return dict(loss=self.loss_module(pred, target, every))
-        pred = self.decoder(latent, masks)
-        return dict(loss=self.reconstruction_loss(pred, target, masks, inputs))
+        rows = self.loss_rows(masks, inputs)                   # None: every unit
+        pred = (self.decoder(latent, masks) if rows is None
+                else self.decoder(latent, masks, rows=rows))   # [B, L' or M, D]
+        return dict(loss=self.reconstruction_loss(pred, target, masks, inputs, rows))
 
-    def loss_reads_masked_units_only(self, masks: MaskSet, inputs: torch.Tensor) -> bool:
-        """Whether the loss can take the decoder's predictions of the masked units
-        alone (``masked_only``): the decoder offers them, the masker drew a known
-        count per image, and the target's units are the mask's (the loss weight is
-        then the mask itself, so the other units' predictions never enter it)."""
-        return (getattr(self.decoder, 'predicts_masked_only', False)
-                and masks.num_masked is not None
-                and tuple(self.target.grid(inputs.shape[-2:])) == tuple(masks.grid))
+    def loss_rows(self, masks: MaskSet, inputs: torch.Tensor) -> Optional[torch.Tensor]:
+        """``masks.masked_rows`` when the loss reads nothing else, so the decoder
+        predicts those units alone: it can (``predicts_rows``), the masker drew a
+        known count per image, and the target's units are the mask's (the loss
+        weight is then the mask itself). Else None: predict every unit."""
+        if (getattr(self.decoder, 'predicts_rows', False) and masks.num_masked is not None
+                and tuple(self.target.grid(inputs.shape[-2:])) == tuple(masks.grid)):
+            return masks.masked_rows
+        return None
 
-    def reconstruction_loss(self, pred: torch.Tensor, target: torch.Tensor,
-                            masks: MaskSet, inputs: torch.Tensor) -> torch.Tensor:
-        """Loss over the primarily masked units, the mask resampled to the target's grid."""
+    def reconstruction_loss(self, pred: torch.Tensor, target: torch.Tensor, masks: MaskSet,
+                            inputs: torch.Tensor, rows: Optional[torch.Tensor] = None
+                            ) -> torch.Tensor:
+        """Loss over the primarily masked units: ``pred`` of every unit of the
+        target's grid weighted by the mask resampled there, or, with ``rows``, of
+        those (masked) units alone against the same rows of the target."""
+        if rows is not None:
+            return self.loss_module(pred, gather_rows(target, rows))
         weight = resample_mask(masks.mask, masks.grid, self.target.grid(inputs.shape[-2:]))
         return self.loss_module(pred, target, weight)
 

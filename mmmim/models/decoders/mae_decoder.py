@@ -12,7 +12,7 @@ from mmmim.registry import MODELS
 from ..fast_blocks import encoder_layer_on_rows, use_fast_forward
 from ..pos_embed import sincos_pos_embed
 from ..structures import EncoderOutput, MaskSet
-from ..utils import init_linear_and_norm, row_positions, run_block, scatter_rows
+from ..utils import init_linear_and_norm, run_block, scatter_rows
 
 
 @MODELS.register_module()
@@ -36,8 +36,8 @@ class MAEDecoder(BaseModule):
         with_cp: activation checkpointing of every block (less memory).
     """
 
-    #: ``forward(..., masked_only=True)`` predicts the masked units alone
-    predicts_masked_only = True
+    #: ``forward(latent, masks, rows=...)`` predicts the given units alone
+    predicts_rows = True
 
     def __init__(self, in_dims: int = 768, dims: int = 512, depth: int = 8,
                  num_heads: int = 16, mlp_ratio: float = 4., unit_size: int = 16,
@@ -65,29 +65,26 @@ class MAEDecoder(BaseModule):
         nn.init.normal_(self.mask_token, std=.02)
 
     def forward(self, latent: EncoderOutput, masks: MaskSet,
-                masked_only: bool = False) -> torch.Tensor:
+                rows: Optional[torch.Tensor] = None) -> torch.Tensor:
         """-> predictions ``[B, L, predictor_dims]`` for every unit of the grid; with
-        ``masked_only`` (needs ``masks.num_masked``) ``[B, M, predictor_dims]`` for
-        the M masked units only, in ascending unit order: the last block then
+        ``rows`` (long ``[B, R]``, ascending unit indices, e.g. ``masks.masked_rows``)
+        ``[B, R, predictor_dims]`` for those units only: the last block then
         computes only their rows (every unit is still a key and a value), so the
-        visible units' last-block queries and MLP, norm and predictor are skipped.
-        The masked units' predictions are the same either way."""
+        other units' last-block queries and MLP, norm and predictor are skipped.
+        The given units' predictions are the same either way."""
         x = self.embed(latent.tokens)                              # [B, extra + K, D]
         extra, visible = x[:, :latent.num_extra_tokens], x[:, latent.num_extra_tokens:]
         b, num_units = masks.mask.shape
         full = self.mask_token.to(x.dtype).expand(b, num_units, -1)
-        full = scatter_rows(full, visible, masks.visible)         # [B, L, D]
+        full = scatter_rows(full, visible, masks.visible_rows)    # [B, L, D]
         full = full + sincos_pos_embed(masks.grid, x.shape[-1], device=x.device,
                                        dtype=x.dtype)             # cached on the device
         x = torch.cat([extra, full], dim=1)
         blocks = list(self.blocks)
-        if masked_only:
-            if masks.num_masked is None:
-                raise ValueError('masked_only needs masks.num_masked (a masker drawing '
-                                 'a fixed count per image)')
-            rows = latent.num_extra_tokens + row_positions(masks.mask, masks.num_masked)
-            blocks[-1] = partial(encoder_layer_on_rows, blocks[-1], rows=rows)  # -> [B, M, D]
+        if rows is not None:
+            blocks[-1] = partial(encoder_layer_on_rows, blocks[-1],
+                                 rows=latent.num_extra_tokens + rows)  # -> [B, R, D]
         for block in blocks:
             x = run_block(block, x, with_cp=self.with_cp)
         pred = self.predictor(self.norm(x))
-        return pred if masked_only else pred[:, latent.num_extra_tokens:]
+        return pred if rows is not None else pred[:, latent.num_extra_tokens:]

@@ -1,4 +1,6 @@
 """UM-MAE's decoder for pyramid encoders on the compact grid."""
+from typing import Optional
+
 import torch
 from mmengine.model import BaseModule
 from torch import nn
@@ -31,8 +33,8 @@ class UMMAEDecoder(BaseModule):
             MAEDecoder's.
     """
 
-    #: ``forward(..., masked_only=True)`` predicts the masked units alone
-    predicts_masked_only = True
+    #: ``forward(latent, masks, rows=...)`` predicts the given units alone
+    predicts_rows = True
 
     def __init__(self, in_dims: int = 768, dims: int = 512, depth: int = 2,
                  num_heads: int = 16, mlp_ratio: float = 4., unit_size: int = 16,
@@ -61,8 +63,8 @@ class UMMAEDecoder(BaseModule):
         return EncoderOutput(x.flatten(2).transpose(1, 2), (2 * h, 2 * w), layout='compact')
 
     def forward(self, latent: EncoderOutput, masks: MaskSet,
-                masked_only: bool = False) -> torch.Tensor:
+                rows: Optional[torch.Tensor] = None) -> torch.Tensor:
         """-> predictions ``[B, L, unit_size**2 * out_channels]`` for every unit, or
-        for the masked units only (``masked_only``: :meth:`MAEDecoder.forward`)."""
+        for the units of ``rows`` only (:meth:`MAEDecoder.forward`)."""
         visible, masks = to_visible_rows(self.to_windows(latent, masks), masks)
-        return self.mae(visible, masks, masked_only)
+        return self.mae(visible, masks, rows)

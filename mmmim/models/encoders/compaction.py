@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from ..structures import LAYOUTS, EncoderOutput, MaskSet
-from ..utils import check_all, gather_rows, take_rows
+from ..utils import check_all, gather_rows
 
 __all__ = ['window_choice', 'compact_map', 'compact_units', 'compact_pos_embed',
            'compact_index', 'to_visible_rows']
@@ -106,19 +106,18 @@ def to_visible_rows(latent: EncoderOutput, masks: MaskSet) -> Tuple[EncoderOutpu
         return latent, masks.on_grid(latent.hw)
     extra, tokens = (latent.tokens[:, :latent.num_extra_tokens],
                      latent.tokens[:, latent.num_extra_tokens:])
-    (h, w), b = latent.hw, tokens.shape[0]
+    h, w = latent.hw
     if latent.layout == 'full_grid':
         on_grid = masks.on_grid((h, w))
-        visible = gather_rows(tokens, on_grid.visible, on_grid.num_visible)
+        visible = gather_rows(tokens, on_grid.visible_rows)
     else:
         windows = (masks.grid[0] // 2, masks.grid[1] // 2)
         if h % windows[0] or w % windows[1] or h // windows[0] != w // windows[1]:
             raise ValueError(f'{h}x{w} compact tokens do not tile the {windows} windows '
                              '(tokens coarser than a unit need upsampling first)')
         on_grid = masks.on_grid((2 * h, 2 * w))
-        index = compact_index(windows, h // windows[0], tokens.device)[None, :, None]
-        order = gather_rows(index.expand(b, -1, 1), on_grid.visible, on_grid.num_visible)
-        visible = take_rows(tokens, order[..., 0])                     # [B, K, C]
+        index = compact_index(windows, h // windows[0], tokens.device)
+        visible = gather_rows(tokens, index[on_grid.visible_rows])     # [B, K, C]
     if latent.num_extra_tokens:
         visible = torch.cat([extra, visible], 1)
     return EncoderOutput(visible, on_grid.grid, latent.num_extra_tokens), on_grid

@@ -109,30 +109,25 @@ class MaskedViT(VisionTransformer):
         the masked patches' forward and backward work."""
         if self.embeds_as_linear(x):
             hw = (x.shape[-2] // self.patch_size, x.shape[-1] // self.patch_size)
-            take = self._visible_rows(masks, hw)
+            rows = masks.on_grid(hw).visible_rows                   # [B, K]
             conv = self.patch_embed.projection
             weight = conv.weight.permute(0, 2, 3, 1).flatten(1)  # patchify's (p, p, C)
-            patches = F.linear(take(patchify(x, self.patch_size)), weight, conv.bias)
+            patches = F.linear(gather_rows(patchify(x, self.patch_size), rows), weight,
+                               conv.bias)
         else:
             patches, hw = self.patch_embed(x)                   # [B, L, C]
-            take = self._visible_rows(masks, hw)
-            patches = take(patches)                             # [B, K, C]
+            rows = masks.on_grid(hw).visible_rows
+            patches = gather_rows(patches, rows)                # [B, K, C]
         pos = self._positions(hw)
         if masks.secondary is not None:
             if self.secondary_token is None:
                 raise ValueError('masks carry a secondary mask but the encoder was '
                                  'built with secondary_token=False')
-            secondary = take(resample_mask(masks.secondary, masks.grid, hw)[..., None])
+            secondary = gather_rows(resample_mask(masks.secondary, masks.grid, hw)[..., None],
+                                    rows)
             patches = torch.where(secondary, self.secondary_token.to(patches.dtype), patches)
-        tokens = patches + take(pos[:, self.num_extra_tokens:].expand(len(patches), -1, -1))
-        return tokens, pos[:, :self.num_extra_tokens], hw
-
-    @staticmethod
-    def _visible_rows(masks: MaskSet, hw):
-        """``rows [B, h*w, ...] -> [B, K, ...]``: the rows of the visible units of
-        ``masks`` on the token grid ``hw``."""
-        on_grid = masks.on_grid(hw)
-        return lambda rows: gather_rows(rows, on_grid.visible, on_grid.num_visible)
+        pos_rows = gather_rows(pos[:, self.num_extra_tokens:].expand(len(patches), -1, -1), rows)
+        return patches + pos_rows, pos[:, :self.num_extra_tokens], hw
 
     def embeds_as_linear(self, x: torch.Tensor) -> bool:
         """The patch embedding is a plain stride-p conv (no padding, dilation,

@@ -1,4 +1,6 @@
 """Reconstruction losses over masked units only."""
+from typing import Optional
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -28,16 +30,21 @@ class MaskedReconstructionLoss(nn.Module):
         self.loss_weight = loss_weight
 
     def forward(self, pred: torch.Tensor, target: torch.Tensor,
-                weight: torch.Tensor) -> torch.Tensor:
-        """pred, target ``[B, L, D]``; weight ``[B, L]`` (bool or float) -> scalar."""
+                weight: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """pred, target ``[B, L, D]``; weight ``[B, L]`` (bool or float), None for
+        every unit at weight 1 (the rows of masked units alone) -> scalar."""
         if pred.shape != target.shape:
             raise ValueError(f'prediction {tuple(pred.shape)} and target '
                              f'{tuple(target.shape)} differ in shape')
-        pred, target, weight = pred.float(), target.float(), weight.float()
-        pred = torch.where(weight[..., None] > 0, pred, target)  # no grad off the mask
+        pred, target = pred.float(), target.float()
+        if weight is not None:
+            weight = weight.float()
+            pred = torch.where(weight[..., None] > 0, pred, target)  # no grad off the mask
         if self.criterion == 'mse':
             err = F.mse_loss(pred, target, reduction='none')
         else:
             err = F.l1_loss(pred, target, reduction='none')
         per_unit = err.mean(dim=-1)
+        if weight is None:
+            return self.loss_weight * per_unit.sum() / per_unit.numel()
         return self.loss_weight * (per_unit * weight).sum() / weight.sum().clamp(min=1e-6)
