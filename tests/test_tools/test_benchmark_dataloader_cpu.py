@@ -33,3 +33,18 @@ def test_time_pipeline__cpu_rate_recorded_and_reported(tiny_config, images):  # 
                if x.startswith('per CPU-second')]
     cpu_ratio = result['per_cpu_s']['ours_over_mmpretrain']
     assert f'ours / mmpretrain {cpu_ratio:.2f}x' in line and 'official' not in line
+
+
+def test_mmpretrain_row__pixmim_configs_get_mmpretrains_conservative_crop(images):  # noqa: F811
+    from mmengine.config import Config
+    root = bench.Path(__file__).parents[2] / 'configs'
+    pixmim = Config.fromfile(str(root / 'pixmim/pixmim_vit-base-p16_8xb512-amp-coslr-300e_in1k.py'))
+    mae = Config.fromfile(str(root / 'mae/mae_vit-base-p16_8xb512-amp-coslr-400e_in1k.py'))
+    assert bench.conservative_crop(pixmim) and not bench.conservative_crop(mae)
+    transforms = bench.mmpretrain_transforms(32, conservative=True)
+    names = bench.stage_names(transforms)
+    assert names[2:4] == ['2:Resize', '3:RandomCrop'] and transforms[3].t.padding == 4
+    results = {'img_path': str(next(images.rglob('*.JPEG')))}
+    for transform in transforms:
+        results = transform(results)
+    assert tuple(results['inputs'].shape) == (3, 32, 32)

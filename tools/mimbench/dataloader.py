@@ -9,7 +9,8 @@ Three pipelines on the same JPEG files, each through its own dataset class:
 - ``mmpretrain``: mmpretrain's ``CustomDataset`` with mmpretrain's own transforms
   (its registry): ``LoadImageFromFile`` + ``RandomResizedCrop`` (the config's crop
   size, scale (0.2, 1.0), ``backend='pillow'``, ``interpolation='bicubic'``) +
-  ``RandomFlip(prob=0.5)`` + ``PackInputs``;
+  ``RandomFlip(prob=0.5)`` + ``PackInputs``; for a config with PixMIM's conservative
+  crop, mmpretrain's conservative crop instead (:func:`mmpretrain_transforms`);
 - ``official``: the official MAE's torchvision ``ImageFolder`` + ``RandomResizedCrop``
   (the crop size, scale (0.2, 1.0), ``interpolation=3``) + ``RandomHorizontalFlip`` +
   ``ToTensor`` + ``Normalize`` (skipped, with the reason, without torchvision or with
@@ -87,8 +88,9 @@ class StageClock:
 
 
 def stage_names(transforms: Sequence) -> List[str]:
-    """``'<i>:<class name>'`` of each transform (unique, in pipeline order)."""
-    return [f'{i}:{type(t).__name__}' for i, t in enumerate(transforms)]
+    """``'<i>:<class name>'`` of each transform (unique, in pipeline order; mmpretrain's
+    wrapper of a torchvision transform by the wrapped class)."""
+    return [f'{i}:{type(getattr(t, "t", t)).__name__}' for i, t in enumerate(transforms)]
 
 
 def time_transforms(transforms: list, clock: StageClock) -> List[str]:
@@ -183,24 +185,41 @@ def build_ours(cfg, data: str):
     return dataset, dataset.pipeline.transforms
 
 
-def mmpretrain_transforms(size: int) -> list:
-    """mmpretrain's MAE train pipeline at crop ``size``, built by its own registry."""
+def mmpretrain_transforms(size: int, conservative: bool = False) -> list:
+    """mmpretrain's train pipeline at crop ``size``, built by its own registry: MAE's
+    (``RandomResizedCrop``), or with ``conservative`` PixMIM's conservative crop as
+    mmpretrain's configs write it (PIL image, torchvision ``Resize`` of the shorter
+    side, ``RandomCrop(padding=4, padding_mode='reflect')``, flip, back to BGR numpy)."""
     from mmengine.registry import DefaultScope
     from mmpretrain.registry import TRANSFORMS
-    specs = [dict(type='LoadImageFromFile'),
-             dict(type='RandomResizedCrop', scale=size, crop_ratio_range=(0.2, 1.0),
-                  backend='pillow', interpolation='bicubic'),
-             dict(type='RandomFlip', prob=0.5),
-             dict(type='PackInputs')]
+    crop = [dict(type='RandomResizedCrop', scale=size, crop_ratio_range=(0.2, 1.0),
+                 backend='pillow', interpolation='bicubic'),
+            dict(type='RandomFlip', prob=0.5)]
+    if conservative:
+        crop = [dict(type='ToPIL', to_rgb=True),
+                dict(type='torchvision/Resize', size=size),
+                dict(type='torchvision/RandomCrop', size=size, padding=4,
+                     padding_mode='reflect'),
+                dict(type='torchvision/RandomHorizontalFlip', p=0.5),
+                dict(type='ToNumpy', to_bgr=True)]
+    specs = [dict(type='LoadImageFromFile'), *crop, dict(type='PackInputs')]
     with DefaultScope.overwrite_default_scope('mmpretrain'):
         return [TRANSFORMS.build(spec) for spec in specs]
+
+
+def conservative_crop(cfg) -> bool:
+    """Whether the config's train pipeline crops as PixMIM (``*ConservativeCrop``)."""
+    dataset = cfg.train_dataloader.dataset
+    while 'dataset' in dataset:  # wrappers (RepeatDataset, ...)
+        dataset = dataset['dataset']
+    return any('ConservativeCrop' in str(t.get('type', '')) for t in dataset['pipeline'])
 
 
 def build_mmpretrain(cfg, data: str):
     """mmpretrain's ``CustomDataset`` of ``data`` with :func:`mmpretrain_transforms`."""
     from mmpretrain.datasets import CustomDataset
-    dataset = CustomDataset(data_root=data, with_label=False,
-                            pipeline=mmpretrain_transforms(crop_size(cfg)))
+    dataset = CustomDataset(data_root=data, with_label=False, pipeline=mmpretrain_transforms(
+        crop_size(cfg), conservative_crop(cfg)))
     return dataset, dataset.pipeline.transforms
 
 
