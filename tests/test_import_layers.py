@@ -23,14 +23,6 @@ LAYERS: Tuple[Tuple[str, Tuple[str, ...]], ...] = (
     ('entry', ('compat',)),                           # shims that ``import mmmim`` runs
 )
 
-#: Imports that still run against the rules, each with why it is here and what removes
-#: it; the test ignores exactly these (module, imported module) pairs.
-KNOWN_EXCEPTIONS: Dict[Tuple[str, str], str] = {
-    ('mmmim.models.algorithms.masked_image_model', 'mmmim.visualization.reconstruction'):
-        'val_step computes the held-out errors with the figure code (a lazy import); '
-        'the error computation belongs under models/ or the engine',
-}
-
 Graph = Dict[str, Set[str]]
 
 
@@ -72,16 +64,16 @@ def _targets(node: ast.AST, module: str, is_package: bool,
 
 
 def import_graph(modules: Dict[str, Path]) -> Graph:
-    """module -> the package modules it imports anywhere in its file, less
-    :data:`KNOWN_EXCEPTIONS`. Importing the package root (``import mmmim``, the stack
-    shims) is left out: importing any module of it runs that already."""
+    """module -> the package modules it imports anywhere in its file (function-level
+    imports too). Importing the package root (``import mmmim``, the stack shims) is
+    left out: importing any module of it runs that already."""
     graph: Graph = {}
     for module, path in modules.items():
         tree = ast.parse(path.read_text(), filename=str(path))
         statements = (n for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom)))
         graph[module] = {t for node in statements
                          for t in _targets(node, module, path.name == '__init__.py', modules)
-                         if t not in (module, 'mmmim') and (module, t) not in KNOWN_EXCEPTIONS}
+                         if t not in (module, 'mmmim')}
     return graph
 
 

@@ -1,9 +1,9 @@
 """The held-out check of a pretraining run: is the model reconstructing better than
 what it could get without learning?
 
-Every ``train_cfg.val_interval`` epochs :class:`SeededValLoop` runs the model's
-``val_step`` (:meth:`mmmim.models.MaskedImageModel.val_step`: per image the
-masked-unit errors of :func:`mmmim.visualization.reconstruction.masked_unit_errors_of`)
+Every ``train_cfg.val_interval`` epochs :class:`SeededValLoop` measures, per image, the
+masked-unit errors of the model's reconstruction and of its baselines
+(:func:`masked_unit_outputs`, through :func:`mmmim.visualization.reconstruct_pixels`)
 over a held-out folder with the masks of batch ``i`` drawn from torch's generator
 seeded with ``seed + i`` (the same masks at every check, so checks are comparable;
 the training random states are restored afterwards), and :class:`MaskedUnitErrorMetric`
@@ -18,10 +18,23 @@ from typing import Dict, List, Sequence
 import torch
 from mmengine.evaluator import BaseMetric
 from mmengine.logging import print_log
-from mmengine.runner import ValLoop
+from mmengine.model import is_model_wrapper
+from mmengine.runner import ValLoop, autocast
 
 from mmmim.random_states import preserved_random_states
 from mmmim.registry import LOOPS, METRICS
+from mmmim.visualization.reconstruction import error_scalars, mean_errors, reconstruct_pixels
+
+
+@torch.no_grad()
+def masked_unit_outputs(model: torch.nn.Module, data_batch: dict) -> List[dict]:
+    """Per image ``{'errors': ...}``: the masked-unit errors (0-255 units) of the
+    pixel-target ``model``'s reconstruction, nothing borrowed, and of its baselines
+    (:func:`mmmim.visualization.reconstruction.masked_unit_errors_of`). Masks come from
+    torch's global generator; a DDP-wrapped model is measured through its module."""
+    model = model.module if is_model_wrapper(model) else model
+    inputs = model.data_preprocessor(data_batch, False)['inputs']          # [B, 3, H, W]
+    return [dict(errors=r.errors) for r in reconstruct_pixels(model, inputs)]
 
 
 @LOOPS.register_module()
@@ -57,9 +70,15 @@ class SeededValLoop(ValLoop):
         with preserved_random_states():
             return super().run()
 
+    @torch.no_grad()
     def run_iter(self, idx: int, data_batch: Sequence[dict]) -> None:
         torch.manual_seed(self.seed + idx)
-        super().run_iter(idx, data_batch)
+        self.runner.call_hook('before_val_iter', batch_idx=idx, data_batch=data_batch)
+        with autocast(enabled=self.fp16):
+            outputs = masked_unit_outputs(self.runner.model, data_batch)
+        self.evaluator.process(data_samples=outputs, data_batch=data_batch)
+        self.runner.call_hook('after_val_iter', batch_idx=idx, data_batch=data_batch,
+                              outputs=outputs)
 
 
 @METRICS.register_module()
@@ -69,7 +88,7 @@ class MaskedUnitErrorMetric(BaseMetric):
     only what the model sees) and each masked unit's true mean colour (an oracle), with
     the ratios model / baseline (:func:`mmmim.visualization.reconstruction.error_scalars`).
 
-    Reads the ``errors`` of each output of the model's ``val_step``.
+    Reads the ``errors`` of each output of :func:`masked_unit_outputs`.
     """
 
     default_prefix = 'heldout'
@@ -78,5 +97,4 @@ class MaskedUnitErrorMetric(BaseMetric):
         self.results.extend(sample['errors'] for sample in data_samples)
 
     def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
-        from mmmim.visualization.reconstruction import error_scalars, mean_errors
         return error_scalars(mean_errors(results))

@@ -112,19 +112,6 @@ class MaskedImageModel(BaseModel):
         return self.loss_module(pred, target, weight)
 
     @torch.no_grad()
-    def val_step(self, data) -> List[dict]:
-        """The held-out check's step (pixel targets): per image ``{'errors': ...}``, the
-        masked-unit errors (0-255 units) of the reconstruction, nothing borrowed, and of
-        its baselines (:func:`mmmim.visualization.reconstruction.masked_unit_errors_of`),
-        which :class:`mmmim.engine.MaskedUnitErrorMetric` averages. Masks come from the
-        global torch generator (:class:`mmmim.engine.SeededValLoop` seeds it)."""
-        from mmmim.visualization.reconstruction import reconstruct_pixels
-        inputs = self.data_preprocessor(data, False)['inputs']               # [B, 3, H, W]
-        return [dict(errors=r.errors) for r in reconstruct_pixels(self, inputs)]
-
-    test_step = val_step
-
-    @torch.no_grad()
     def reconstruct(self, inputs: torch.Tensor) -> List[dict]:
         """Per image: ``mask`` [L] bool, ``secondary`` [L] bool or None, ``pred``
         [L', D] and ``target`` [L', D] (in the target's space) for visualization."""
