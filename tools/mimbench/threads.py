@@ -1,4 +1,6 @@
-"""Run code on one CPU thread: the same arithmetic in every run, whatever the load."""
+"""Run code on one torch intra-op thread: the same arithmetic in every run, whatever
+the load (the tests' equality runs), and what torch's DataLoader worker loop sets (the
+loader benchmark)."""
 from contextlib import contextmanager
 from typing import Iterator
 
