@@ -134,6 +134,35 @@ def reject_unrecognised(kept: StateDict, report: LoadReport, backbone: StateDict
     return {}
 
 
+#: a pyramid checkpoint's blocks: stage -> block -> the parameter names found in it
+StageBlocks = Dict[int, Dict[int, set]]
+#: key -> (stage, block, parameter name) for a block tensor, else None
+BlockLocator = Callable[[str], Optional[Tuple[int, int, str]]]
+
+
+def parse_pyramid(kept: StateDict, report: LoadReport, backbone: StateDict,
+                  locate: BlockLocator, layout: str, name: str,
+                  incomplete: Callable[[StateDict, StageBlocks, List[int]], List[str]]
+                  ) -> Tuple[StateDict, LoadReport, List[int]]:
+    """The blocks per stage of a pyramid checkpoint's ``kept`` tensors (``locate`` says
+    where a block tensor sits), the tensors rejected when there is no block of the
+    ``layout``, and ``report.missing`` from ``incomplete``. Returns (tensors, report,
+    blocks per stage)."""
+    blocks: StageBlocks = {}
+    for key in kept:
+        found = locate(key)
+        if found:
+            stage, block, param = found
+            blocks.setdefault(stage, {}).setdefault(block, set()).add(param)
+    if not blocks:
+        kept = reject_unrecognised(kept, report, backbone, layout)
+    depths = [len(blocks.get(s, {})) for s in range(max(blocks, default=-1) + 1)]
+    report.missing = incomplete(kept, blocks, depths)
+    if kept:
+        report.notes.append(f'{name} with depths {depths}')
+    return kept, report, depths
+
+
 def guess_family(keys: Sequence[str]) -> Optional[str]:
     """The family whose key signature these (stripped) keys carry, if any."""
     for family, patterns in FAMILY_SIGNATURES.items():

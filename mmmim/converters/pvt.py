@@ -28,7 +28,7 @@ import torch
 
 from mmmim.models.pos_embed import Grid, resize_abs_pos_embed
 
-from .common import StateDict, parse_backbone, register_converter, reject_unrecognised
+from .common import StateDict, parse_backbone, parse_pyramid, register_converter
 from .report import LoadReport
 
 _PART = re.compile(r'^layers\.(\d+)\.([012])\.(.+)$')
@@ -43,20 +43,17 @@ def parse_pvt(checkpoint: dict, converter: str) -> Tuple[StateDict, LoadReport, 
     """Recognise PVT tensors. Returns (tensors, report, blocks per stage)."""
     pvt, report, backbone = parse_backbone(
         checkpoint, converter, lambda key: bool(_FINAL_NORM.match(key) or _PART.match(key)))
-    blocks = {}
-    for key in pvt:
-        part = _PART.match(key)
-        block = _BLOCK.match(part.group(3)) if part and part.group(2) == '1' else None
-        if block and block.group(1) != '0':
-            stage = blocks.setdefault(int(part.group(1)), {})
-            stage.setdefault(int(block.group(1)), set()).add(block.group(2))
-    if not blocks:
-        pvt = reject_unrecognised(pvt, report, backbone, 'PVT')
-    depths = [len(blocks.get(s, {})) for s in range(max(blocks, default=-1) + 1)]
-    report.missing = _incomplete(pvt, blocks, depths)
-    if pvt:
-        report.notes.append(f'PVT with depths {depths}')
-    return pvt, report, depths
+    return parse_pyramid(pvt, report, backbone, _locate_block, 'PVT', 'PVT', _incomplete)
+
+
+def _locate_block(key: str) -> Optional[Tuple[int, int, str]]:
+    """(stage, block, parameter name) of a transformer-block tensor (block 0 of a
+    stage's part 1 is its patch embedding, not a block), else None."""
+    part = _PART.match(key)
+    block = _BLOCK.match(part.group(3)) if part and part.group(2) == '1' else None
+    if block and block.group(1) != '0':
+        return int(part.group(1)), int(block.group(1)), block.group(2)
+    return None
 
 
 def _incomplete(pvt: StateDict, blocks: Dict[int, Dict[int, set]], depths: List[int]

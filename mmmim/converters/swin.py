@@ -16,13 +16,13 @@ are rebuilt by every target; relative position bias tables are resized when the
 target's window differs.
 """
 import re
-from typing import Dict, List, Sequence, Tuple, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 
 from mmmim.models.pos_embed import resize_rel_pos_bias_table
 
-from .common import StateDict, parse_backbone, register_converter, reject_unrecognised
+from .common import StateDict, parse_backbone, parse_pyramid, register_converter
 from .report import LoadReport
 
 _BLOCK = re.compile(r'^stages\.(\d+)\.blocks\.(\d+)\.(.+)$')
@@ -41,19 +41,14 @@ Window = Union[int, Sequence[int], None]
 def parse_swin(checkpoint: dict, converter: str) -> Tuple[StateDict, LoadReport, List[int]]:
     """Recognise mm-layout Swin tensors. Returns (tensors, report, blocks per stage)."""
     swin, report, backbone = parse_backbone(checkpoint, converter, _swin_verdict)
-    blocks = {}
-    for key in swin:
-        block = _BLOCK.match(key)
-        if block:
-            stage = blocks.setdefault(int(block.group(1)), {})
-            stage.setdefault(int(block.group(2)), set()).add(block.group(3))
-    if not blocks:
-        swin = reject_unrecognised(swin, report, backbone, 'Swin (mm layout)')
-    depths = [len(blocks.get(s, {})) for s in range(max(blocks, default=-1) + 1)]
-    report.missing = _incomplete(swin, blocks, depths)
-    if swin:
-        report.notes.append(f'Swin with depths {depths}')
-    return swin, report, depths
+    return parse_pyramid(swin, report, backbone, _locate_block, 'Swin (mm layout)', 'Swin',
+                         _incomplete)
+
+
+def _locate_block(key: str) -> Optional[Tuple[int, int, str]]:
+    """(stage, block, parameter name) of a block tensor, else None."""
+    block = _BLOCK.match(key)
+    return (int(block.group(1)), int(block.group(2)), block.group(3)) if block else None
 
 
 def _swin_verdict(key: str) -> Union[bool, str]:
