@@ -175,7 +175,7 @@ def fused_window_attention_on(x: torch.Tensor) -> bool:
     kernels take the bias as an additive mask with a gradient and keep no
     ``[B * windows, h, N, N]`` weights for the backward pass. The CPU keeps the
     explicit product: there SDPA with a learnable mask runs torch's slower math path
-    (docs/benchmark.md)."""
+    (docs/benchmark_log.md)."""
     return x.device.type == 'cuda'
 
 
@@ -207,7 +207,7 @@ class UnbindQKVWindowMSA(WindowMSA):
         added at the scores' precision and the softmax runs there (computed in fp32
         inside the kernel), instead of promoting the ``[B * windows, h, N, N]`` scores
         to fp32 and casting the weights back for the product with v: those copies
-        were a fifth of a SimMIM Swin-T bf16 step (docs/benchmark.md)."""
+        were a fifth of a SimMIM Swin-T bf16 step (docs/benchmark_log.md)."""
         b, _, n, _ = q.shape
         bias = self.relative_bias()
         attn = (q * self.scale) @ k.transpose(-2, -1)

@@ -15,7 +15,7 @@ matmul, softmax, normalization, activation, copies / layout, gathers / scatters,
 optimizer step). ``--official NAME --root PATH`` profiles an official model of
 ``benchmark_official.py`` (its names, e.g. ``ummae_pvt_small_256``) from a local
 checkout instead, its step built exactly as that benchmark builds it. See
-docs/benchmark.md ("Where the time goes").
+docs/benchmark_log.md ("Where the time goes").
 """
 import argparse
 import re

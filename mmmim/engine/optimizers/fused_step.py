@@ -3,7 +3,7 @@
 torch's Adam and AdamW pick their implementation from ``fused`` and ``foreach``; left
 unset (``None``, the configs' case) they take the ``foreach`` one on CUDA but the
 per-parameter Python loop on the CPU, about ten element-wise kernels per parameter
-per step (5-12% of a MAE ViT-B training step on 2 CPU cores, docs/benchmark.md).
+per step (5-12% of a MAE ViT-B training step on 2 CPU cores, docs/benchmark_log.md).
 The fused kernel does the same update in one pass over each parameter, on CUDA and,
 from torch 2.4, on the CPU. The update is the same arithmetic (tested equal to the
 loop within float rounding); a config that sets ``fused`` or ``foreach`` itself, or
