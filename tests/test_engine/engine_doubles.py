@@ -117,7 +117,7 @@ class TestNaNLoss(MaskedReconstructionLoss):
         super().__init__(**kwargs)
         self.nan_iters = set(nan_iters)
 
-    def forward(self, pred, target, weight) -> torch.Tensor:
+    def forward(self, pred, target, weight=None) -> torch.Tensor:
         loss = super().forward(pred, target, weight)
         if MessageHub.get_current_instance().get_info('iter') in self.nan_iters:
             loss = loss * float('nan')
