@@ -28,9 +28,8 @@ from typing import Callable, Dict, Iterator, List, Optional
 import torch
 from mmengine.config import Config
 from mmengine.hooks import Hook
+from threads import one_thread
 from tiny_overrides import shrink
-
-from mimbench.threads import one_thread
 
 ROOT = Path(__file__).resolve().parents[2]
 

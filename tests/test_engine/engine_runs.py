@@ -8,10 +8,10 @@ import engine_doubles  # noqa: F401  (registers the test doubles)
 from mmengine.config import Config
 from mmengine.hooks import Hook
 from mmengine.runner import Runner
+from threads import one_thread
 
 import mmmim  # noqa: F401  (registers mmpretrain's modules too)
 import mmmim.engine  # noqa: F401
-from mimbench.threads import one_thread
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_CONFIG = ROOT / 'configs' / 'demo' / 'mae_vit-tiny_demo.py'

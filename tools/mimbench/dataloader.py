@@ -44,8 +44,6 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Callable, Dict, Iterator, List, Optional, Sequence
 
-from .threads import one_thread
-
 PIPELINES = ('ours', 'mmpretrain', 'official')
 #: Per-image stage groups of the report, in order.
 CATEGORIES = ('read', 'decode', 'convert', 'crop+resize', 'flip', 'pack', 'other')
@@ -253,6 +251,18 @@ def official_unavailable(data: str) -> Optional[str]:
 
 # ------------------------------------------------------------------------- timing
 
+@contextmanager
+def one_torch_thread() -> Iterator[None]:
+    """One intra-op thread inside, as torch's DataLoader worker loop sets."""
+    import torch
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 def _keep(batch):
     return batch
 
@@ -299,7 +309,7 @@ def time_pipeline(which: str, config: str, data: str, iters: int, warmup: int = 
         random.seed(seed)
         np.random.seed(seed)
         torch.manual_seed(seed)
-        with time_io(clock), one_thread():
+        with time_io(clock), one_torch_thread():
             for i in range(warmup):
                 dataset[i % len(dataset)]
             clock.reset()

@@ -1,6 +1,4 @@
-"""Run code on one torch intra-op thread: the same arithmetic in every run, whatever
-the load (the tests' equality runs), and what torch's DataLoader worker loop sets (the
-loader benchmark)."""
+"""Run code on one CPU thread: the same arithmetic in every run, whatever the load."""
 from contextlib import contextmanager
 from typing import Iterator
 
