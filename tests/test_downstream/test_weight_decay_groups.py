@@ -64,6 +64,13 @@ def exempt(wd: Dict[str, float]) -> Set[str]:
     return {name for name, value in wd.items() if value == 0}
 
 
+def layer_norm_parameters(module: torch.nn.Module, prefix: str) -> Set[str]:
+    """``prefix`` + the names of the parameters of ``module``'s ``nn.LayerNorm`` layers."""
+    return {f'{prefix}{m_name}.{p_name}' for m_name, m in module.named_modules()
+            if isinstance(m, torch.nn.LayerNorm)
+            for p_name, _ in m.named_parameters(recurse=False)}
+
+
 def custom_keys_reference(model: torch.nn.Module, optimizer: dict) -> Set[str]:
     """The zero-weight-decay set of mmdet's / mmseg's Swin recipe on ``model``:
     mmengine's default constructor with ``custom_keys`` at ``decay_mult=0``."""
@@ -101,9 +108,7 @@ def test_htc_config__exempts_the_custom_keys_and_the_attention_necks_norms():
     model, cfg = built(DET / 'htc++_swin-l-p4-w12_fpn_instaboost-ms-400-1400-16xb1-3x_coco.py',
                        tiny_htc, 'mmdet')
     wd = weight_decay_of(model, cfg.optim_wrapper)
-    neck_norms = {f'neck.{m_name}.{p_name}' for m_name, m in model.neck.named_modules()
-                  if isinstance(m, torch.nn.LayerNorm)
-                  for p_name, _ in m.named_parameters(recurse=False)}
+    neck_norms = layer_norm_parameters(model.neck, 'neck.')
     assert len(neck_norms) == 6
     reference = custom_keys_reference(model, cfg.optim_wrapper.optimizer)
     assert exempt(wd) == reference | neck_norms
@@ -114,11 +119,9 @@ def test_vitdet_config__exempts_backbone_norms_and_pos_embed_as_detectron2():
     model, cfg = built(DET / 'vitdet_mask-rcnn_vit-base-p16_lsj-1024-100e_coco.py',
                        tiny_detector, 'mmdet')
     wd = weight_decay_of(model, cfg.optim_wrapper)
-    torch_norms = {f'{m_name}.{p_name}' for m_name, m in model.backbone.named_modules()
-                   if isinstance(m, torch.nn.LayerNorm)
-                   for p_name, _ in m.named_parameters(recurse=False)}
+    torch_norms = layer_norm_parameters(model.backbone, 'backbone.')
     assert torch_norms
-    assert exempt(wd) == {f'backbone.{n}' for n in torch_norms} | {'backbone.pos_embed'}
+    assert exempt(wd) == torch_norms | {'backbone.pos_embed'}
     for name in ('backbone.layers.0.attn.rel_pos_h', 'backbone.layers.0.attn.qkv.bias',
                  'backbone.layers.0.ffn.layers.1.bias'):
         assert wd[name] == 0.1, name
