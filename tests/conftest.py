@@ -7,6 +7,10 @@ from typing import Iterator
 import numpy as np
 import pytest
 
+# mmmim's stack shims before any test module imports mmdet / mmseg directly (mmdet's
+# import chain reaches transformers, which needs the shim): a file run alone collects
+import mmmim  # noqa: F401,E402
+
 
 @pytest.fixture(scope='session')
 def demo_images_dir(tmp_path_factory) -> Path:
