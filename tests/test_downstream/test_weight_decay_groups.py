@@ -8,14 +8,16 @@ reference's rule applied to the same tiny model:
 - mmdet / mmseg Swin and ViT-Adapter's HTC++: mmengine's ``DefaultOptimWrapperConstructor``
   with the reference's ``custom_keys`` (``'norm'``, ``absolute_pos_embed``,
   ``relative_position_bias_table`` at ``decay_mult=0``), run on the same model;
+- UM-MAE's GFL: the same with its ``custom_keys`` (``'pos_embed'``, ``'norm'``, ``'bias'``);
 - detectron2's ViTDet: ``torch.nn`` norm layers of the backbone and ``pos_embed``
   (detectron2's neck / head LayerNorm is its own class, outside its norm list);
 - the official PVT: nothing exempt;
 - the pretraining / fine-tuning default stays: 1-D parameters, positions, tokens,
   relative position tables.
 """
+import re
 from pathlib import Path
-from typing import Callable, Dict, Set
+from typing import Callable, Dict, Set, Tuple
 
 import pytest
 import torch
@@ -53,8 +55,10 @@ def built(config: Path, override: Callable[[dict], None], scope: str):
 
 
 def weight_decay_of(model: torch.nn.Module, optim_wrapper: dict) -> Dict[str, float]:
-    """Parameter name -> weight decay of its group, from ``optim_wrapper`` (fp32)."""
-    wrapper = build_optim_wrapper(model, dict(optim_wrapper, type='OptimWrapper'))
+    """Parameter name -> weight decay of its group, from ``optim_wrapper`` (fp32: the
+    mixed-precision arguments dropped)."""
+    fp32 = {k: v for k, v in optim_wrapper.items() if k not in ('dtype', 'loss_scale')}
+    wrapper = build_optim_wrapper(model, dict(fp32, type='OptimWrapper'))
     group_of = {id(p): g['weight_decay'] for g in wrapper.optimizer.param_groups
                 for p in g['params']}
     return {n: group_of[id(p)] for n, p in model.named_parameters() if p.requires_grad}
@@ -71,12 +75,14 @@ def layer_norm_parameters(module: torch.nn.Module, prefix: str) -> Set[str]:
             for p_name, _ in m.named_parameters(recurse=False)}
 
 
-def custom_keys_reference(model: torch.nn.Module, optimizer: dict) -> Set[str]:
-    """The zero-weight-decay set of mmdet's / mmseg's Swin recipe on ``model``:
-    mmengine's default constructor with ``custom_keys`` at ``decay_mult=0``."""
+def custom_keys_reference(model: torch.nn.Module, optimizer: dict,
+                          keys: Tuple[str, ...] = SWIN_KEYS) -> Set[str]:
+    """The zero-weight-decay set of a recipe's ``custom_keys`` (``keys`` at
+    ``decay_mult=0``; default mmdet's / mmseg's Swin) on ``model``: mmengine's default
+    constructor, which matches a key anywhere in the prefixed name, as mmcv 1.x's."""
     constructor = DefaultOptimWrapperConstructor(
         dict(type='OptimWrapper', optimizer=dict(optimizer)),
-        dict(custom_keys={key: dict(decay_mult=0.) for key in SWIN_KEYS}))
+        dict(custom_keys={key: dict(decay_mult=0.) for key in keys}))
     group_of = {id(g['params'][0]): g['weight_decay']
                 for g in constructor(model).optimizer.param_groups}
     return {n for n, p in model.named_parameters() if group_of[id(p)] == 0}
@@ -127,6 +133,20 @@ def test_vitdet_config__exempts_backbone_norms_and_pos_embed_as_detectron2():
         assert wd[name] == 0.1, name
     neck_norms = [n for n, m in model.neck.named_modules() if isinstance(m, torch.nn.LayerNorm)]
     assert neck_norms and all(wd[f'neck.{n}.weight'] == 0.1 for n in neck_norms)
+
+
+@pytest.mark.parametrize('config', ['gfl_swin-t-p4-w16_fpn_lsj-1024-8xb2-25e_coco.py',
+                                    'gfl_pvt-s_fpn_lsj-1024-8xb2-25e_coco.py'])
+def test_ummae_gfl__exempts_what_the_recipes_custom_keys_match_in_our_names(config):
+    """UM-MAE's GFL: ``custom_keys`` 'pos_embed', 'norm', 'bias' (any part of the name);
+    the FPN's BatchNorm (``bn``) and the head's GroupNorm (``gn``) weights and its
+    ``scales`` decayed, as there."""
+    model, cfg = built(DET / config, tiny_detector, 'mmdet')
+    wd = weight_decay_of(model, cfg.optim_wrapper)
+    assert exempt(wd) == custom_keys_reference(model, cfg.optim_wrapper.optimizer,
+                                               ('pos_embed', 'norm', 'bias'))
+    decayed = [n for n in wd if re.search(r'\.(bn|gn)\.weight$|scales\.\d+\.scale$', n)]
+    assert decayed and all(wd[n] == 0.05 for n in decayed), decayed
 
 
 @pytest.mark.parametrize('config', ['mask-rcnn_pvt-s_fpn_1x_coco.py',

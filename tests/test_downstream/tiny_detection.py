@@ -86,18 +86,21 @@ def fewer_proposals(node: Dict) -> None:
 
 
 def tiny_detector(model: dict, num_classes: int = 2) -> None:
-    """A two-stage mmdet detector (Mask R-CNN, Cascade, HTC) made tiny: backbone of
-    the tiny pretraining arch, neck in_channels from it, 32-channel FPN and heads,
-    ``num_classes`` in every bbox / mask head, fewer proposals."""
+    """A two-stage (Mask R-CNN, Cascade, HTC) or one-stage (GFL: a top-level
+    ``bbox_head``) mmdet detector made tiny: backbone of the tiny pretraining arch,
+    neck in_channels from it, 32-channel FPN and heads, ``num_classes`` in every bbox /
+    mask head, fewer proposals."""
     channels = BACKBONES[model['backbone']['type'].split('.')[-1]](model['backbone'])
     neck = model['neck']
     shrink_channels(neck)
     neck['in_channels'] = channels
-    for part in ('rpn_head', 'roi_head'):
-        shrink_channels(model[part])
+    for part in ('rpn_head', 'roi_head', 'bbox_head'):
+        if part in model:
+            shrink_channels(model[part])
+    heads = model.get('roi_head', model)
     for key in ('bbox_head', 'mask_head'):
-        if key in model['roi_head']:
-            set_num_classes(model['roi_head'][key], num_classes)
+        if key in heads:
+            set_num_classes(heads[key], num_classes)
     for part in ('train_cfg', 'test_cfg'):
         fewer_proposals(model.get(part, {}))
 
