@@ -152,3 +152,35 @@ def test_resume__finished_runs_and_calibrations_are_kept(tmp_path, monkeypatch):
     assert claims.finished(tmp_path / 'epochs', 600., epochs=300)
     assert not claims.finished(tmp_path / 'cut', 600., epochs=300)
     assert not claims.finished(tmp_path / 'never_started', 600.)
+
+
+def test_run_all__a_run_out_of_epochs_before_its_budget_is_rerun_recalibrated(
+        tmp_path, monkeypatch):
+    """The 3-epoch calibration says 2 CPU s per epoch, a whole run costs 1.5: the first
+    run (ceil(1.1 x 60 / 2) = 33 epochs) ends at 49.5 CPU s, short of the budget of 60;
+    it is rerun with the run's own cost (44 epochs), which the budget stops, and the
+    next seed starts from that schedule."""
+    calls = []
+
+    def fake_train(config, work_dir, options, threads):
+        option = dict(o.split('=', 1) for o in options)
+        epochs = int(option['train_cfg.max_epochs'])
+        calls.append((work_dir.name, epochs))
+        cost = 2. if work_dir.name == 'calibration' else 1.5
+        budget = float(option.get('custom_hooks.4.cpu_seconds', 'inf'))
+        entries, cpu = [dict(step=0, cpu_s=0., **{'probe/top1': .5})], 0.
+        for epoch in range(1, epochs + 1):
+            cpu += cost
+            entries.append(dict(epoch=epoch, cpu_s=cpu))
+            if cpu >= budget:
+                break
+        entries.append(dict(step=epoch, cpu_s=cpu, **{'probe/top1': .6}))
+        write_scalars(work_dir, entries)
+    monkeypatch.setattr(claims, 'train', fake_train)
+    monkeypatch.setattr(claims, 'budget_hook_index', lambda config: 4)
+    claims.run_all(['mae'], [0, 1], budget=60., evals=10, work_root=tmp_path,
+                   data_root='data', threads=1, log=lambda line: None)
+    assert calls == [('calibration', 3), ('seed0', 33), ('seed0', 44), ('seed1', 44)]
+    assert claims.calibrate('mae', tmp_path / 'mae' / 'calibration', 'data', 1) == 1.5
+    assert [claims.read_curve(tmp_path / 'mae' / s)[-1]['cpu_s'] for s in ('seed0', 'seed1')] \
+        == [60., 60.]
