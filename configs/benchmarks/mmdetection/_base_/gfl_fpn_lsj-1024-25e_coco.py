@@ -6,8 +6,9 @@
 #   (score 0.05, NMS 0.6, 100 boxes), all equal to the recipe's;
 # - FPN on stages 2-4 (start_level=1) plus two convs on its output (P3-P7), 256
 #   channels, synchronized BatchNorm in its convs (mmcv's MMSyncBN there, torch's
-#   SyncBN here; mmengine turns it into BatchNorm in a single process); stage 1 is
-#   computed but unused, hence find_unused_parameters as the recipe;
+#   SyncBN here; mmengine turns it into BatchNorm in a single process); stage 1's
+#   output is unused (Swin's output norm `norm0` gets no gradient), hence
+#   find_unused_parameters, as the recipe;
 # - the backbone is loaded at the detector level (MIMPretrained, submodule='backbone',
 #   as models/mask-rcnn_fpn.py), from the ImageNet FINE-TUNED classifier that each
 #   config names (the recipe's `pretrained` is finetune_..._200e_100e/checkpoint-99.pth);
@@ -16,10 +17,12 @@
 # - AdamW lr 1e-4, wd 0.05, no gradient clipping; fp16 with a dynamic loss scale from
 #   512 (mmcv's Fp16OptimizerHook(loss_scale=dict(init_scale=512)) -> AmpOptimWrapper;
 #   mmdet 2.20's heads compute their losses in fp32 (force_fp32), mmdet 3's under
-#   autocast). On a CPU: --cfg-options optim_wrapper.type=GuardedAmpOptimWrapper
-#   optim_wrapper.dtype=bfloat16 (float16 autocast needs a GPU);
+#   autocast). Mixed precision is the config's own: no --amp. On a CPU (float16
+#   autocast needs a GPU): --cfg-options optim_wrapper.type=mmmim.GuardedAmpOptimWrapper
+#   optim_wrapper.dtype=bfloat16 (with the prefix: mmdet's scope does not see mmmim's);
 # - lr: linear warm-up over 2000 iterations from 0.001 x, cosine by epoch to 0.01 x
-#   (mmcv's CosineAnnealing with min_lr_ratio=0.01, by_epoch: the same curve);
+#   (mmcv's CosineAnnealing(min_lr_ratio=0.01) by epoch and linear warm-up: the same
+#   lr from iteration 2000 on; mmengine's warm-up reaches 1 x one iteration earlier);
 # - weight decay: the recipe exempts every parameter whose name contains 'pos_embed',
 #   'norm' or 'bias' (custom_keys). The same rule on our parameter names, stated with
 #   the constructor's options: the backbone's norm layers (all named norm*), every
