@@ -125,7 +125,9 @@ def is_detection(cfg: Config) -> bool:
 
 
 def use_amp(cfg: Config) -> None:
-    """Turn the config's optim wrapper into ``GuardedAmpOptimWrapper``.
+    """Turn the config's optim wrapper into ``GuardedAmpOptimWrapper``, named with its
+    scope (``mmmim.``): detection, segmentation and classification configs build under
+    the mmdet / mmseg / mmpretrain scope, whose registries do not see mmmim's.
 
     The autocast dtype is the config's own when it names one; else ``'float16'`` for
     detection configs (mmcv's RoIAlign has CUDA and CPU kernels for float16 and
@@ -136,7 +138,7 @@ def use_amp(cfg: Config) -> None:
     if kind not in FP32_WRAPPERS + AMP_WRAPPERS:
         fail(f'--amp works on an OptimWrapper / GuardedOptimWrapper config; '
              f'optim_wrapper.type is {kind}')
-    wrapper.type = 'GuardedAmpOptimWrapper'
+    wrapper.type = 'mmmim.GuardedAmpOptimWrapper'
     if wrapper.get('dtype') is not None:
         return
     wrapper.dtype = 'float16' if is_detection(cfg) else 'auto'

@@ -65,7 +65,7 @@ def test_resume__bare_flag_is_auto_path_is_that_checkpoint(tmp_path):
 
 def test_amp__optim_wrapper_becomes_guarded_amp_with_auto_dtype():
     cfg = configured('--amp')
-    assert cfg.optim_wrapper.type == 'GuardedAmpOptimWrapper'
+    assert cfg.optim_wrapper.type == 'mmmim.GuardedAmpOptimWrapper'
     assert cfg.optim_wrapper.dtype == 'auto'
     assert cfg.optim_wrapper.optimizer.type == 'AdamW'  # the rest is kept
 
@@ -124,9 +124,31 @@ def test_amp__detection_configs_autocast_float16_pretraining_auto(fake_cuda):
     for config in (DETECTION_CONFIG, VITDET_CONFIG):  # an OptimWrapper, an AmpOptimWrapper
         cfg = configured_from(config, '--amp')
         assert cfg.default_scope == 'mmdet' and 'roi_head' in cfg.model
-        assert cfg.optim_wrapper.type == 'GuardedAmpOptimWrapper'
+        assert cfg.optim_wrapper.type == 'mmmim.GuardedAmpOptimWrapper'
         assert cfg.optim_wrapper.dtype == 'float16', config
     assert configured_from(PRETRAIN_CONFIG, '--amp').optim_wrapper.dtype == 'auto'
+
+
+SEGMENTATION_CONFIG = (ROOT / 'configs/benchmarks/mmsegmentation/ade20k/'
+                       'swin-tiny-patch4-window16-ummae_upernet_8xb2-160k_ade20k-512x512.py')
+FINETUNE_CONFIG = (ROOT / 'configs/benchmarks/classification/imagenet/'
+                   'vit-base-p16_8xb128-ft-ld0.65-coslr-100e_in1k.py')
+
+
+@pytest.mark.parametrize('config', [DETECTION_CONFIG, VITDET_CONFIG, SEGMENTATION_CONFIG,
+                                    FINETUNE_CONFIG, PRETRAIN_CONFIG], ids=lambda p: p.stem)
+def test_amp__wrapper_found_under_the_configs_own_default_scope(config):
+    """The Runner builds the optim wrapper under the config's default scope: a bare
+    ``GuardedAmpOptimWrapper`` is not in mmdet's / mmseg's / mmpretrain's registry.
+    (The dtype is named so that detection configs pass the CPU check.)"""
+    from mmengine.logging import MMLogger
+    from mmengine.registry import OPTIM_WRAPPERS
+
+    from mmmim.engine import GuardedAmpOptimWrapper
+    MMLogger.get_instance('amp_scope')  # the registry logs where it looked
+    cfg = configured_from(config, '--amp', '--cfg-options', 'optim_wrapper.dtype=float16')
+    with OPTIM_WRAPPERS.switch_scope_and_registry(cfg.default_scope) as registry:
+        assert registry.get(cfg.optim_wrapper.type) is GuardedAmpOptimWrapper  # as built
 
 
 def test_amp__dtype_named_in_config_or_options_wins_on_detection(fake_cuda):
