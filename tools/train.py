@@ -29,7 +29,6 @@ import logging
 import os
 import os.path as osp
 import re
-import sys
 from typing import Dict, Iterator, List, Mapping, Optional, Tuple
 
 import torch
@@ -444,6 +443,17 @@ def unknown_type_message(cfg: Config, name: str, registry_name: str) -> str:
             "must be imported first: custom_imports = dict(imports=['my.module']).")
 
 
+def release_process_group() -> None:
+    """After a finished run (the script's last step; a caller of :func:`main` that
+    runs on keeps the group), wait for every rank and tear the process group down
+    before the interpreter does: gloo's threads left to the interpreter's exit can
+    abort a rank ("terminate called without an active exception", SIGABRT), which
+    fails the launcher after a run that completed."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.barrier()
+        torch.distributed.destroy_process_group()
+
+
 def main(argv: Optional[List[str]] = None) -> None:
     """Parse, configure, build the runner and train."""
     args = parse_args(argv)
@@ -472,4 +482,5 @@ def main(argv: Optional[List[str]] = None) -> None:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    main()
+    release_process_group()

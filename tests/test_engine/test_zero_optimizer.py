@@ -210,6 +210,7 @@ def worker(runs_file: str) -> None:
     for argv in json.loads(Path(runs_file).read_text()):
         tool.main(argv)
     state_dict_answers(Path(runs_file).with_name('state_dict_answers.json'))
+    tool.release_process_group()
 
 
 if __name__ == '__main__':
