@@ -36,13 +36,18 @@ PYRAMID_METHODS = ('ummae', 'simmim', 'localmim-ummae', 'pixmim-ummae')
 FULL_WINDOW_CONFIG = digits_claims.CONFIGS / digits_claims.METHODS['simmim']
 
 
+def digits_config(path: Path, data_root: str):
+    """The config at ``path`` with its three loaders pointed at ``data_root``."""
+    options = dict(option.split('=', 1) for option in digits_claims.data_options(data_root))
+    return load_config(str(path), options)
+
+
 def run_config(run_dir: Path, data_root: str):
     """The config ``tools/train.py`` dumped into ``run_dir``, pointed at ``data_root``."""
     dumped = sorted(run_dir.glob('*_digits.py'))
     if not dumped:
         raise FileNotFoundError(f'no dumped *_digits.py config in {run_dir}')
-    options = dict(option.split('=', 1) for option in digits_claims.data_options(data_root))
-    return load_config(str(dumped[-1]), options)
+    return digits_config(dumped[-1], data_root)
 
 
 def last_checkpoint(run_dir: Path) -> Path:
@@ -91,8 +96,8 @@ def probe(model, loaders) -> Dict[str, float]:
 def probe_run(run_dir: Path, seed: int, data_root: str, full_model, loaders) -> dict:
     """Init and last checkpoint of one run, each as pretrained and in full windows."""
     cfg = run_config(run_dir, data_root)
-    row = dict(logged_init=digits_claims.read_curve(run_dir)[0]['all'],
-               logged_final=digits_claims.read_curve(run_dir)[-1]['all'])
+    logged = digits_claims.read_curve(run_dir)
+    row = dict(logged_init=logged[0]['all'], logged_final=logged[-1]['all'])
     with config_scope(cfg):
         set_random_seed(seed)
         model = build_model_from_cfg(cfg)
@@ -117,8 +122,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     data_root = str(Path(args.data).resolve())
-    options = dict(option.split('=', 1) for option in digits_claims.data_options(data_root))
-    full_cfg = load_config(str(FULL_WINDOW_CONFIG), options)
+    full_cfg = digits_config(FULL_WINDOW_CONFIG, data_root)
     with config_scope(full_cfg):
         full_model = build_model_from_cfg(full_cfg)
         loaders = [(split, Runner.build_dataloader(loader, seed=0)) for split, loader in
